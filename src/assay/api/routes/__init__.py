@@ -1,0 +1,1 @@
+"""One module per resource; routes translate HTTP to service calls and nothing more."""

@@ -1,0 +1,100 @@
+"""Dataset routes, mounted twice: Lumigator's ``/datasets`` (caller's default project) and
+the native ``/projects/{project}/datasets``. Both call the same service."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from assay.api.deps import CurrentUser, DatasetServiceDep, DefaultProject, PathProject
+from assay.api.multipart import MultipartUpload
+from assay.schemas.common import ListingResponse
+from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["dataset"],
+                    "properties": {
+                        "dataset": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV, JSONL or Parquet",
+                        },
+                        "format": {"type": "string", "enum": ["job"], "default": "job"},
+                        "run_id": {"type": "string", "format": "uuid"},
+                        "generated": {"type": "boolean", "default": False},
+                        "generated_by": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def build_router(project_dependency: Any, response_model: type[BaseModel]) -> APIRouter:
+    router = APIRouter()
+    ProjectDep = project_dependency
+
+    @router.post("", status_code=201, response_model=response_model, openapi_extra=UPLOAD_DOC)
+    async def upload_dataset(
+        request: Request, project: ProjectDep, user: CurrentUser, service: DatasetServiceDep
+    ) -> Any:
+        """Upload a CSV, JSONL or Parquet table with an ``examples`` column (streamed, validated)."""
+        upload = await MultipartUpload.open(request, "dataset")
+        return await service.create(project.id, upload, created_by=user.id)
+
+    @router.get("", response_model=ListingResponse[response_model])  # type: ignore[valid-type]
+    def list_datasets(
+        project: ProjectDep,
+        service: DatasetServiceDep,
+        skip: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Any:
+        items, total = service.list(project.id, skip, limit)
+        return {"total": total, "items": items}
+
+    @router.get("/{dataset_id}", response_model=response_model)
+    def get_dataset(dataset_id: uuid.UUID, project: ProjectDep, service: DatasetServiceDep) -> Any:
+        return service.get(project.id, dataset_id)
+
+    @router.delete("/{dataset_id}", status_code=204)
+    def delete_dataset(dataset_id: uuid.UUID, project: ProjectDep, service: DatasetServiceDep) -> Response:
+        service.delete(project.id, dataset_id)
+        return Response(status_code=204)
+
+    @router.get("/{dataset_id}/download", response_model=DatasetDownloadResponse)
+    def get_dataset_download(
+        dataset_id: uuid.UUID,
+        request: Request,
+        project: ProjectDep,
+        service: DatasetServiceDep,
+        extension: Annotated[
+            str | None, Query(max_length=16, description="only files with it, e.g. csv")
+        ] = None,
+    ) -> DatasetDownloadResponse:
+        urls = service.download_urls(project.id, dataset_id, extension, str(request.base_url))
+        return DatasetDownloadResponse(id=dataset_id, download_urls=urls)
+
+    @router.get("/{dataset_id}/rows", response_model=DatasetRows)
+    def preview_dataset(
+        dataset_id: uuid.UUID,
+        project: ProjectDep,
+        service: DatasetServiceDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> DatasetRows:
+        """A page of rows as JSON objects."""
+        return service.rows(project.id, dataset_id, offset, limit)
+
+    return router
+
+
+lumigator_router = build_router(DefaultProject, DatasetResponse)
+project_router = build_router(PathProject, DatasetDetail)

@@ -1,0 +1,45 @@
+"""``assay serve`` runs the API; ``assay db upgrade`` applies migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from assay.config import Settings
+
+app = typer.Typer(help="Assay: evaluate, compare and serve ML models.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [ASSAY_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [ASSAY_PORT]")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start the API (embedded mode by default: SQLite and local storage under ASSAY_HOME)."""
+    import uvicorn
+
+    from assay.api.app import create_app
+
+    settings = Settings()
+    overrides = {key: value for key, value in {"host": host, "port": port}.items() if value is not None}
+    settings = settings.model_copy(update=overrides)
+    typer.echo(f"Assay on http://{settings.host}:{settings.port}  (docs: /docs, data: {settings.home})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from assay.db.engine import build_engine
+    from assay.db.migrate import upgrade
+
+    settings = Settings()
+    engine = build_engine(settings.resolved_database_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(engine, revision)
+    engine.dispose()
+    typer.echo(f"database at revision {revision}")

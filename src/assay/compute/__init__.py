@@ -1,0 +1,1 @@
+"""Compute engine contract and its Ray implementation (arrives with jobs)."""

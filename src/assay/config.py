@@ -1,0 +1,50 @@
+"""Every setting of Assay, read from ``ASSAY_*`` environment variables.
+
+Each one has an embedded-mode default so that ``assay serve`` works with no configuration;
+production deployments change them one variable at a time.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GIB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSAY_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".assay")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    deployment_type: str = "local"
+
+    database_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+
+    secret_key: SecretStr | None = None
+    max_dataset_bytes: int = GIB
+    download_link_ttl_seconds: int = 3600
+    default_project: str = "default"
+    admin_username: str = "admin"
+    cleanup_interval_seconds: float = 60.0
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'assay.db'}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.home / 'objects'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.home / "secret.key"

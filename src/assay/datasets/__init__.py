@@ -1,0 +1,1 @@
+"""Dataset validation and conversion: pure table logic, no HTTP, no SQL."""

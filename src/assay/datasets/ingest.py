@@ -1,0 +1,259 @@
+"""Validate an uploaded table while it streams in and write its canonical Parquet copy.
+
+``TableIngest`` runs a parser thread fed through a ``BlockPipe``: the API keeps receiving
+(and uploading the original) while the parser checks the table and writes Parquet, so a large
+upload is read once and never held in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from assay.datasets.pipe import BlockPipe, PipeClosedError
+from assay.errors import InvalidInputError
+from assay.storage.base import ObjectWriter
+
+REQUIRED_COLUMN = "examples"
+GROUND_TRUTH_COLUMN = "ground_truth"
+TEXT_COLUMNS = (REQUIRED_COLUMN, GROUND_TRUTH_COLUMN)
+BLOCK_SIZE = 4 * 1024 * 1024
+MAX_ERROR_TEXT = 300
+
+
+@dataclass
+class TableSummary:
+    row_count: int = 0
+    columns: list[dict[str, str]] = field(default_factory=list)
+    ground_truth: bool = False
+
+
+def _invalid(message: str) -> InvalidInputError:
+    return InvalidInputError(message[:MAX_ERROR_TEXT], field="dataset")
+
+
+def _check_columns(names: list[str]) -> None:
+    seen: set[str] = set()
+    duplicates = sorted({name for name in names if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise _invalid(f"duplicate column names: {', '.join(duplicates)}")
+    if REQUIRED_COLUMN not in names:
+        raise _invalid(f"required column '{REQUIRED_COLUMN}' is missing (columns: {', '.join(names)})")
+
+
+def _as_text_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``examples`` and ``ground_truth`` are text whatever the source typed them as."""
+    arrays = []
+    for name, array in zip(batch.schema.names, batch.columns, strict=True):
+        if name in TEXT_COLUMNS and not pa.types.is_string(array.type):
+            if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+                raise _invalid(f"column '{name}' is not UTF-8 text")
+            array = pc.cast(array, pa.string())
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _blank_count(array: pa.Array) -> int:
+    blank = pc.or_kleene(pc.is_null(array), pc.equal(pc.utf8_trim_whitespace(array), ""))
+    return int(pc.sum(pc.cast(pc.fill_null(blank, True), pa.int64())).as_py() or 0)
+
+
+class _ReplayReader(io.RawIOBase):
+    """Yields ``head`` first, then the rest of ``source``: lets us peek at the CSV header."""
+
+    def __init__(self, head: bytes, source: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(view), len(self._head))
+            view[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        return self._source.readinto(view)  # type: ignore[attr-defined,no-any-return]
+
+
+class _Utf8CheckingReader(io.RawIOBase):
+    """Passes bytes through, failing on the first byte that is not valid UTF-8."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count: int = self._source.readinto(buffer)  # type: ignore[attr-defined]
+        try:
+            self._decoder.decode(bytes(memoryview(buffer)[:count]), final=count == 0)
+        except UnicodeDecodeError as exc:
+            raise _invalid(f"file is not UTF-8 text (byte {self._offset + exc.start})") from exc
+        self._offset += count
+        return count
+
+
+def _csv_header(head: bytes) -> list[str]:
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"file is not UTF-8 text (byte {exc.start} of the first block)") from exc
+    first_line_end = 0
+    reader = csv.reader(io.StringIO(text))
+    try:
+        names = next(reader)
+        first_line_end = reader.line_num
+    except (StopIteration, csv.Error) as exc:
+        raise _invalid("cannot read the CSV header row") from exc
+    if first_line_end == 0 or not names:
+        raise _invalid("the CSV header row is empty")
+    return [name.strip() for name in names]
+
+
+def _csv_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
+    head = source.read(BLOCK_SIZE)
+    if not head:
+        raise _invalid("file is empty")
+    names = _csv_header(head)
+    _check_columns(names)
+    reader = pa_csv.open_csv(
+        _ReplayReader(head, source),
+        read_options=pa_csv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, check_utf8=True, strings_can_be_null=False
+        ),
+    )
+    yield from reader
+
+
+def _jsonl_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
+    head = source.read(BLOCK_SIZE)
+    if not head.strip():
+        raise _invalid("file is empty")
+    reader = pa_json.open_json(
+        _Utf8CheckingReader(_ReplayReader(head, source)),  # type: ignore[arg-type]
+        read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE),
+    )
+    for batch in reader:
+        _check_columns(batch.schema.names)
+        yield batch
+
+
+def _parquet_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
+    with tempfile.TemporaryFile() as spool:
+        while chunk := source.read(BLOCK_SIZE):
+            spool.write(chunk)
+        if spool.tell() == 0:
+            raise _invalid("file is empty")
+        spool.seek(0)
+        parquet = pq.ParquetFile(spool)
+        _check_columns(parquet.schema_arrow.names)
+        yield from parquet.iter_batches(batch_size=65536)
+
+
+READERS = {"csv": _csv_batches, "jsonl": _jsonl_batches, "parquet": _parquet_batches}
+
+
+def convert_table(source_format: str, source: BinaryIO, sink: ObjectWriter) -> TableSummary:
+    """Read every batch of ``source``, check it, and write the canonical Parquet to ``sink``."""
+    summary = TableSummary()
+    blank_ground_truth = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for raw_batch in READERS[source_format](source):
+            batch = _as_text_columns(raw_batch)
+            if writer is None:
+                writer = pq.ParquetWriter(sink, batch.schema, compression="zstd")
+                summary.columns = [{"name": f.name, "type": str(f.type)} for f in batch.schema]
+            elif batch.schema != writer.schema:
+                raise _invalid(
+                    f"row {summary.row_count + 1} onwards has other columns or types than the start"
+                )
+            if batch.num_rows == 0:
+                continue
+            writer.write_batch(batch)
+            summary.row_count += batch.num_rows
+            if GROUND_TRUTH_COLUMN in batch.schema.names:
+                blank_ground_truth += _blank_count(batch.column(GROUND_TRUTH_COLUMN))
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "UTF8" in text or "UTF-8" in text or "utf8" in text:
+            raise _invalid("file is not UTF-8 text") from exc
+        raise _invalid(f"cannot parse the {source_format.upper()} file: {text}") from exc
+    finally:
+        if writer is not None:
+            writer.close()
+    if summary.row_count == 0:
+        raise _invalid("the table has no rows")
+    has_column = any(column["name"] == GROUND_TRUTH_COLUMN for column in summary.columns)
+    summary.ground_truth = has_column and blank_ground_truth == 0
+    return summary
+
+
+class TableIngest:
+    """Runs ``convert_table`` on a thread, fed block by block with ``feed``."""
+
+    def __init__(self, source_format: str, sink: ObjectWriter) -> None:
+        self._pipe = BlockPipe()
+        self._sink = sink
+        self._format = source_format
+        self._result: TableSummary | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dataset-ingest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = convert_table(self._format, io.BufferedReader(self._pipe, BLOCK_SIZE), self._sink)  # type: ignore[arg-type]
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._pipe.close_reader()
+
+    def feed(self, block: bytes) -> None:
+        """Hand one block to the parser; raises the parser's error if it already stopped."""
+        try:
+            self._pipe.put(block)
+        except PipeClosedError:
+            self._thread.join()
+            self._raise_error()
+
+    def finish(self) -> TableSummary:
+        with contextlib.suppress(PipeClosedError):
+            self._pipe.close_writer()
+        self._thread.join()
+        self._raise_error()
+        assert self._result is not None
+        return self._result
+
+    def cancel(self) -> None:
+        self._pipe.close_reader()
+        with contextlib.suppress(PipeClosedError):
+            self._pipe.close_writer()
+        self._thread.join(timeout=30)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise _invalid("the parser stopped before the end of the file")

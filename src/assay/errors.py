@@ -1,0 +1,36 @@
+"""Domain errors raised by services; the API maps each class to one HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class AssayError(Exception):
+    """Base of every error a user can cause or see; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(AssayError):
+    """The resource does not exist (or the caller may not know it exists)."""
+
+
+class InvalidInputError(AssayError):
+    """The input is well-formed HTTP but its content is unusable."""
+
+
+class UnsupportedError(AssayError):
+    """The request names something Assay does not offer (an unknown task, format...)."""
+
+
+class ConflictError(AssayError):
+    """The request clashes with the current state (a name already taken...)."""
+
+
+class TooLargeError(AssayError):
+    """The payload exceeds a configured size limit."""
+
+
+class StorageUnavailableError(AssayError):
+    """The object store failed; nothing was changed in SQL because of it."""

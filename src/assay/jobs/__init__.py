@@ -1,0 +1,1 @@
+"""Entrypoints the compute engine runs; they read config from storage and never touch SQL."""

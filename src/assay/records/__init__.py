@@ -1,0 +1,17 @@
+"""SQLAlchemy mappings: the shape of every table. Changed only together with a migration."""
+
+from assay.records.base import Base
+from assay.records.dataset import DatasetRecord
+from assay.records.object_cleanup import ObjectCleanupRecord
+from assay.records.project import ProjectRecord
+from assay.records.secret import SecretRecord
+from assay.records.user import UserRecord
+
+__all__ = [
+    "Base",
+    "DatasetRecord",
+    "ObjectCleanupRecord",
+    "ProjectRecord",
+    "SecretRecord",
+    "UserRecord",
+]

@@ -1,0 +1,1 @@
+"""Data access: one repository per aggregate, the only code that builds SQL queries."""

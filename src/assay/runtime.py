@@ -1,0 +1,45 @@
+"""Everything the server builds once at start and shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from assay.config import Settings
+from assay.db.engine import build_engine, build_session_factory
+from assay.security.keys import load_master_key
+from assay.security.links import LinkSigner
+from assay.security.secret_box import SecretBox
+from assay.services.catalog import ModelCatalog
+from assay.storage import ObjectStore, open_store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    store: ObjectStore
+    secret_box: SecretBox
+    link_signer: LinkSigner
+    catalog: ModelCatalog
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = build_engine(settings.resolved_database_url)
+        master_key = load_master_key(settings)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=build_session_factory(engine),
+            store=open_store(settings),
+            secret_box=SecretBox(master_key),
+            link_signer=LinkSigner(master_key),
+            catalog=ModelCatalog.load_default(),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

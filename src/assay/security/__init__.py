@@ -1,0 +1,1 @@
+"""Key material, encryption of secrets at rest and signed download links."""

@@ -1,0 +1,29 @@
+"""Signed, expiring download links for objects the API serves itself (local storage)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import urlencode
+
+from assay.security.keys import derive_key
+
+
+class LinkSigner:
+    def __init__(self, master_key: bytes) -> None:
+        self._key = derive_key(master_key, "assay.download-links.v1")
+
+    def _signature(self, key: str, filename: str, expires: int) -> str:
+        message = f"{key}\n{filename}\n{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def query(self, key: str, filename: str, ttl_seconds: int) -> str:
+        expires = int(time.time()) + ttl_seconds
+        signature = self._signature(key, filename, expires)
+        return urlencode({"key": key, "filename": filename, "expires": expires, "signature": signature})
+
+    def verify(self, key: str, filename: str, expires: int, signature: str) -> bool:
+        if expires < time.time():
+            return False
+        return hmac.compare_digest(self._signature(key, filename, expires), signature)

@@ -1,0 +1,45 @@
+"""Deletes object-store prefixes that SQL no longer points at (the cleanup outbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import Session
+
+from assay.records.base import utcnow
+from assay.repositories.cleanups import CleanupRepository
+from assay.storage import ObjectStore, StorageError
+
+log = logging.getLogger(__name__)
+RETRY_DELAY = dt.timedelta(minutes=1)
+
+
+class ObjectCleanupService:
+    def __init__(self, session: Session, store: ObjectStore) -> None:
+        self.session = session
+        self.store = store
+        self.cleanups = CleanupRepository(session)
+
+    def run_one(self, cleanup_id: int) -> bool:
+        """Delete one prefix now; on a storage failure keep the entry for a later sweep."""
+        cleanup = self.cleanups.get(cleanup_id)
+        if cleanup is None:
+            return True
+        try:
+            self.store.delete_prefix(cleanup.prefix)
+        except (StorageError, OSError) as exc:
+            cleanup.attempts += 1
+            cleanup.last_error = str(exc)[:1000]
+            cleanup.not_before = utcnow() + RETRY_DELAY * min(cleanup.attempts, 60)
+            self.session.commit()
+            log.warning("object cleanup of %s failed (attempt %d): %s", cleanup.prefix, cleanup.attempts, exc)
+            return False
+        self.cleanups.delete(cleanup)
+        self.session.commit()
+        return True
+
+    def sweep(self, limit: int = 100) -> int:
+        """Run every cleanup that is due; returns how many succeeded."""
+        due = [cleanup.id for cleanup in self.cleanups.due(utcnow(), limit)]
+        return sum(1 for cleanup_id in due if self.run_one(cleanup_id))

@@ -1,0 +1,226 @@
+"""Dataset use cases: streaming upload with validation, listing, preview, download, delete.
+
+Object writes and SQL rows never disagree for long: an upload first leases its object prefix
+in the cleanup outbox, and only the transaction that inserts the dataset row releases it; a
+delete removes the row and schedules the prefix for deletion in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import anyio
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from assay.config import Settings
+from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename
+from assay.datasets.ingest import TableIngest
+from assay.datasets.preview import read_rows
+from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
+from assay.records import DatasetRecord
+from assay.records.base import utcnow
+from assay.repositories.cleanups import CleanupRepository
+from assay.repositories.datasets import DatasetRepository
+from assay.schemas.datasets import DatasetOptions, DatasetRows
+from assay.security.links import LinkSigner
+from assay.services.cleanup import ObjectCleanupService
+from assay.storage import ObjectStore, ObjectWriter, StorageError
+
+log = logging.getLogger(__name__)
+UPLOAD_LEASE = dt.timedelta(hours=1)
+T = TypeVar("T")
+
+
+class UploadSource(Protocol):
+    """A file arriving over the network: its name first, then its bytes, then other fields."""
+
+    filename: str
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def fields(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ObjectDownload:
+    filename: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def dataset_prefix(project_id: str, dataset_id: uuid.UUID) -> str:
+    return f"projects/{project_id}/datasets/{dataset_id}/"
+
+
+async def _in_thread(function: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(function)
+
+
+class DatasetService:
+    def __init__(self, session: Session, store: ObjectStore, settings: Settings, signer: LinkSigner) -> None:
+        self.session = session
+        self.store = store
+        self.settings = settings
+        self.signer = signer
+        self.datasets = DatasetRepository(session)
+        self.cleanups = CleanupRepository(session)
+
+    async def create(
+        self, project_id: str, upload: UploadSource, created_by: uuid.UUID | None
+    ) -> DatasetRecord:
+        source_format = detect_format(upload.filename)
+        filename = safe_filename(upload.filename)
+        dataset_id = uuid.uuid4()
+        prefix = dataset_prefix(project_id, dataset_id)
+        lease_id = await _in_thread(lambda: self._lease(prefix))
+        original = self.store.open_writer(f"{prefix}original/{filename}", CONTENT_TYPES[source_format])
+        parquet = self.store.open_writer(f"{prefix}dataset.parquet", CONTENT_TYPES["parquet"])
+        ingest = TableIngest(source_format, parquet)
+        try:
+            size = await self._receive(upload, original, ingest)
+            options = _parse_options(await upload.fields())
+            summary = await _in_thread(ingest.finish)
+            await _in_thread(original.commit)
+            parquet_info = await _in_thread(parquet.commit)
+            record = DatasetRecord(
+                id=dataset_id,
+                project_id=project_id,
+                filename=filename,
+                format=options.format.value,
+                source_format=source_format,
+                size=size,
+                row_count=summary.row_count,
+                columns=summary.columns,
+                ground_truth=summary.ground_truth,
+                original_key=f"{prefix}original/{filename}",
+                parquet_key=f"{prefix}dataset.parquet",
+                parquet_size=parquet_info.size,
+                run_id=options.run_id,
+                generated=options.generated,
+                generated_by=options.generated_by,
+                created_by=created_by,
+            )
+            await _in_thread(lambda: self._save(record, lease_id))
+            return record
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await _in_thread(lambda: self._discard(ingest, (original, parquet), lease_id))
+                except Exception:
+                    log.exception("cleanup after a failed upload failed; the outbox will retry it")
+            if isinstance(exc, StorageError):
+                raise StorageUnavailableError(f"object storage failed: {exc}") from exc
+            raise
+
+    async def _receive(self, upload: UploadSource, original: ObjectWriter, ingest: TableIngest) -> int:
+        size = 0
+        limit = self.settings.max_dataset_bytes
+        async for block in upload.chunks():
+            size += len(block)
+            if size > limit:
+                raise TooLargeError(f"dataset is larger than the limit of {limit} bytes", field="dataset")
+            await _in_thread(lambda block=block: _write_block(original, ingest, block))  # type: ignore[misc]
+        if size == 0:
+            raise InvalidInputError("file is empty", field="dataset")
+        return size
+
+    def _lease(self, prefix: str) -> int:
+        lease = self.cleanups.schedule(prefix, utcnow() + UPLOAD_LEASE)
+        self.session.commit()
+        return lease.id
+
+    def _save(self, record: DatasetRecord, lease_id: int) -> None:
+        self.datasets.add(record)
+        lease = self.cleanups.get(lease_id)
+        if lease is not None:
+            self.cleanups.delete(lease)
+        self.session.commit()
+
+    def _discard(self, ingest: TableIngest, writers: Sequence[ObjectWriter], lease_id: int) -> None:
+        self.session.rollback()
+        ingest.cancel()
+        for writer in writers:
+            with contextlib.suppress(StorageError, OSError):
+                writer.abort()
+        lease = self.cleanups.get(lease_id)
+        if lease is not None:
+            lease.not_before = utcnow()
+            self.session.commit()
+            ObjectCleanupService(self.session, self.store).run_one(lease_id)
+
+    def get(self, project_id: str, dataset_id: uuid.UUID) -> DatasetRecord:
+        record = self.datasets.get(project_id, dataset_id)
+        if record is None:
+            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        return record
+
+    def list(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
+        return self.datasets.list(project_id, skip, limit)
+
+    def delete(self, project_id: str, dataset_id: uuid.UUID) -> None:
+        record = self.get(project_id, dataset_id)
+        cleanup = self.cleanups.schedule(dataset_prefix(project_id, dataset_id), utcnow())
+        self.datasets.delete(record)
+        self.session.commit()
+        ObjectCleanupService(self.session, self.store).run_one(cleanup.id)
+
+    def rows(self, project_id: str, dataset_id: uuid.UUID, offset: int, limit: int) -> DatasetRows:
+        record = self.get(project_id, dataset_id)
+        try:
+            with self.store.open_reader(record.parquet_key) as reader:
+                columns, rows, total = read_rows(reader, offset, limit)
+        except (StorageError, KeyError) as exc:
+            raise StorageUnavailableError(f"dataset {dataset_id} cannot be read: {exc}") from exc
+        return DatasetRows(total=total, offset=offset, limit=limit, columns=columns, rows=rows)
+
+    def download_urls(
+        self, project_id: str, dataset_id: uuid.UUID, extension: str | None, api_base_url: str
+    ) -> list[str]:
+        """Links to the original upload and the Parquet copy, optionally only one extension."""
+        record = self.get(project_id, dataset_id)
+        wanted = extension.strip().lower().lstrip(".") if extension and extension.strip() else None
+        ttl = self.settings.download_link_ttl_seconds
+        urls = []
+        for key in (record.original_key, record.parquet_key):
+            name = key.rsplit("/", 1)[-1]
+            if wanted is not None and not name.lower().endswith(f".{wanted}"):
+                continue
+            try:
+                direct = self.store.presigned_url(key, name, ttl)
+            except StorageError as exc:
+                raise StorageUnavailableError(str(exc)) from exc
+            urls.append(
+                direct or f"{api_base_url.rstrip('/')}/api/v1/objects?{self.signer.query(key, name, ttl)}"
+            )
+        return urls
+
+    def open_signed(self, key: str, filename: str, expires: int, signature: str) -> ObjectDownload:
+        """Stream an object named by a link that ``download_urls`` signed."""
+        if not self.signer.verify(key, filename, expires, signature):
+            raise NotFoundError("download link is invalid or has expired", field="signature")
+        try:
+            info = self.store.stat(key)
+        except KeyError as exc:
+            raise NotFoundError("the linked object no longer exists", field="key") from exc
+        return ObjectDownload(filename=filename, size=info.size, chunks=self.store.iter_chunks(key))
+
+
+def _write_block(original: ObjectWriter, ingest: TableIngest, block: bytes) -> None:
+    original.write(block)
+    ingest.feed(block)
+
+
+def _parse_options(fields: dict[str, str]) -> DatasetOptions:
+    try:
+        return DatasetOptions.model_validate({key: value for key, value in fields.items() if value != ""})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "form"
+        raise InvalidInputError(f"{name}: {first['msg']}", field=name) from exc

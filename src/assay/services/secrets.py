@@ -1,0 +1,67 @@
+"""Named secret values per project: encrypted before they reach SQL, never returned by the API."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from assay.errors import InvalidInputError, NotFoundError
+from assay.records import SecretRecord
+from assay.repositories.secrets import SecretRepository
+from assay.schemas.secrets import SecretGetRequest, SecretUploadRequest
+from assay.security.secret_box import SecretBox
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,254}$")
+
+
+def normalize_name(name: str) -> str:
+    """Lumigator treats secret names case-insensitively; we store them lowercase."""
+    normalized = name.strip().lower()
+    if not NAME_PATTERN.fullmatch(normalized):
+        raise InvalidInputError(
+            "secret names are 1-255 characters: letters, digits, '_', '.', '-' (not first)",
+            field="secret_name",
+        )
+    return normalized
+
+
+class SecretService:
+    def __init__(self, session: Session, box: SecretBox) -> None:
+        self.session = session
+        self.secrets = SecretRepository(session)
+        self.box = box
+
+    def list(self, project_id: str) -> list[SecretGetRequest]:
+        return [SecretGetRequest.model_validate(item) for item in self.secrets.list(project_id)]
+
+    def put(self, project_id: str, name: str, upload: SecretUploadRequest) -> bool:
+        """Store or replace a secret; returns True when it did not exist before."""
+        name = normalize_name(name)
+        existing = self.secrets.get(project_id, name)
+        ciphertext = self.box.seal(upload.value)
+        if existing is None:
+            self.secrets.add(
+                SecretRecord(
+                    project_id=project_id, name=name, description=upload.description, ciphertext=ciphertext
+                )
+            )
+        else:
+            existing.description = upload.description
+            existing.ciphertext = ciphertext
+        self.session.commit()
+        return existing is None
+
+    def delete(self, project_id: str, name: str) -> None:
+        secret = self.secrets.get(project_id, normalize_name(name))
+        if secret is None:
+            raise NotFoundError(f"secret {name!r} not found", field="secret_name")
+        self.secrets.delete(secret)
+        self.session.commit()
+
+    def reveal(self, project_id: str, name: str) -> str:
+        """The plaintext, for code that hands it to a model provider; never for a response."""
+        secret = self.secrets.get(project_id, normalize_name(name))
+        if secret is None:
+            raise NotFoundError(f"secret {name!r} not found", field="secret_name")
+        return self.box.open(secret.ciphertext)

