@@ -90,5 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router, prefix=f"{API}/models", tags=["models"])
     app.include_router(secrets.router, prefix=f"{API}/settings/secrets", tags=["secrets"])
     app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"])
-    app.add_middleware(StripTrailingSlash)  # type: ignore[arg-type]
+    app.add_middleware(StripTrailingSlash)
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assay import errors
@@ -32,5 +34,17 @@ async def _handle_assay_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status_for(exc), content=body)
 
 
+async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape (``loc``, ``msg``, ``type``) without echoing the input back: the
+    input may be a secret value."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {key: value for key, value in error.items() if key in ("loc", "msg", "type")}
+        for error in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.AssayError, _handle_assay_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)

@@ -43,3 +43,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     upgrade(engine, revision)
     engine.dispose()
     typer.echo(f"database at revision {revision}")
+
+
+if __name__ == "__main__":
+    app()

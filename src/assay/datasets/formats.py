@@ -21,8 +21,11 @@ CONTENT_TYPES = {
 }
 
 
-def detect_format(filename: str) -> str:
+def detect_format(filename: str) -> str | None:
+    """The format named by the extension; ``None`` when there is no extension (sniff it)."""
     suffix = PurePath(filename).suffix.lower()
+    if not suffix:
+        return None
     if suffix not in EXTENSIONS:
         accepted = ", ".join(sorted(EXTENSIONS))
         raise InvalidInputError(
@@ -31,8 +34,24 @@ def detect_format(filename: str) -> str:
     return EXTENSIONS[suffix]
 
 
+def with_extension(filename: str, source_format: str) -> str:
+    """``filename`` itself if it has an extension, else with the format's usual one added."""
+    if PurePath(filename).suffix:
+        return filename
+    return f"{filename}.{source_format}"
+
+
 def safe_filename(filename: str) -> str:
     """The base name only, without path parts or control characters, for keys and headers."""
     name = PurePath(filename.replace("\\", "/")).name
     cleaned = "".join(ch for ch in name if ch.isprintable() and ch not in '"/')
     return cleaned[:200] or "dataset"
+
+
+def sniff_format(head: bytes) -> str:
+    """Guess the format of an upload without an extension from its first bytes."""
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "jsonl"
+    return "csv"

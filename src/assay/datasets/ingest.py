@@ -224,7 +224,7 @@ class TableIngest:
 
     def _run(self) -> None:
         try:
-            self._result = convert_table(self._format, io.BufferedReader(self._pipe, BLOCK_SIZE), self._sink)  # type: ignore[arg-type]
+            self._result = convert_table(self._format, io.BufferedReader(self._pipe, BLOCK_SIZE), self._sink)
         except BaseException as exc:
             self._error = exc
         finally:

@@ -16,7 +16,7 @@ class DatasetRepository(Repository[DatasetRecord]):
         found = self.session.get(DatasetRecord, dataset_id)
         return found if found is not None and found.project_id == project_id else None
 
-    def list(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
+    def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
         query = (
             select(DatasetRecord)
             .where(DatasetRecord.project_id == project_id)

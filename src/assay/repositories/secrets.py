@@ -14,6 +14,6 @@ class SecretRepository(Repository[SecretRecord]):
     def get(self, project_id: str, name: str) -> SecretRecord | None:
         return self.session.get(SecretRecord, (project_id, name))
 
-    def list(self, project_id: str) -> Sequence[SecretRecord]:
+    def list_for_project(self, project_id: str) -> Sequence[SecretRecord]:
         query = select(SecretRecord).where(SecretRecord.project_id == project_id).order_by(SecretRecord.name)
         return self.session.scalars(query).all()

@@ -37,7 +37,7 @@ class ModelCatalog:
 
 def _normalize(entry: dict[str, Any]) -> dict[str, Any]:
     """YAML may write a task without parameters as a bare name; the API always has a dict."""
-    tasks = []
+    tasks: list[dict[str, dict[str, Any]]] = []
     for task in entry.get("tasks", []):
         if isinstance(task, str):
             tasks.append({task: {}})

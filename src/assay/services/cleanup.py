@@ -39,7 +39,7 @@ class ObjectCleanupService:
         self.session.commit()
         return True
 
-    def sweep(self, limit: int = 100) -> int:
-        """Run every cleanup that is due; returns how many succeeded."""
-        due = [cleanup.id for cleanup in self.cleanups.due(utcnow(), limit)]
+    def sweep(self, limit: int = 100, now: dt.datetime | None = None) -> int:
+        """Run every cleanup due at ``now`` (default: the present); returns how many succeeded."""
+        due = [cleanup.id for cleanup in self.cleanups.due(now or utcnow(), limit)]
         return sum(1 for cleanup_id in due if self.run_one(cleanup_id))

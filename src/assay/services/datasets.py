@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
-from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename
+from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, sniff_format, with_extension
 from assay.datasets.ingest import TableIngest
 from assay.datasets.preview import read_rows
 from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
@@ -75,16 +75,22 @@ class DatasetService:
     async def create(
         self, project_id: str, upload: UploadSource, created_by: uuid.UUID | None
     ) -> DatasetRecord:
-        source_format = detect_format(upload.filename)
+        named_format = detect_format(upload.filename)
+        chunks = upload.chunks()
+        first_block = await anext(chunks, b"")
+        if not first_block:
+            raise InvalidInputError("file is empty", field="dataset")
+        source_format = named_format or sniff_format(first_block)
         filename = safe_filename(upload.filename)
         dataset_id = uuid.uuid4()
         prefix = dataset_prefix(project_id, dataset_id)
+        original_key = f"{prefix}original/{with_extension(filename, source_format)}"
         lease_id = await _in_thread(lambda: self._lease(prefix))
-        original = self.store.open_writer(f"{prefix}original/{filename}", CONTENT_TYPES[source_format])
+        original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
         parquet = self.store.open_writer(f"{prefix}dataset.parquet", CONTENT_TYPES["parquet"])
         ingest = TableIngest(source_format, parquet)
         try:
-            size = await self._receive(upload, original, ingest)
+            size = await self._receive(first_block, chunks, original, ingest)
             options = _parse_options(await upload.fields())
             summary = await _in_thread(ingest.finish)
             await _in_thread(original.commit)
@@ -99,7 +105,7 @@ class DatasetService:
                 row_count=summary.row_count,
                 columns=summary.columns,
                 ground_truth=summary.ground_truth,
-                original_key=f"{prefix}original/{filename}",
+                original_key=original_key,
                 parquet_key=f"{prefix}dataset.parquet",
                 parquet_size=parquet_info.size,
                 run_id=options.run_id,
@@ -119,16 +125,19 @@ class DatasetService:
                 raise StorageUnavailableError(f"object storage failed: {exc}") from exc
             raise
 
-    async def _receive(self, upload: UploadSource, original: ObjectWriter, ingest: TableIngest) -> int:
+    async def _receive(
+        self, first_block: bytes, rest: AsyncIterator[bytes], original: ObjectWriter, ingest: TableIngest
+    ) -> int:
+        """Send every block to storage and to the parser; returns the upload's size."""
         size = 0
         limit = self.settings.max_dataset_bytes
-        async for block in upload.chunks():
+        block = first_block
+        while block:
             size += len(block)
             if size > limit:
                 raise TooLargeError(f"dataset is larger than the limit of {limit} bytes", field="dataset")
             await _in_thread(lambda block=block: _write_block(original, ingest, block))  # type: ignore[misc]
-        if size == 0:
-            raise InvalidInputError("file is empty", field="dataset")
+            block = await anext(rest, b"")
         return size
 
     def _lease(self, prefix: str) -> int:
@@ -161,8 +170,8 @@ class DatasetService:
             raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
         return record
 
-    def list(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
-        return self.datasets.list(project_id, skip, limit)
+    def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
+        return self.datasets.list_page(project_id, skip, limit)
 
     def delete(self, project_id: str, dataset_id: uuid.UUID) -> None:
         record = self.get(project_id, dataset_id)

@@ -32,8 +32,8 @@ class SecretService:
         self.secrets = SecretRepository(session)
         self.box = box
 
-    def list(self, project_id: str) -> list[SecretGetRequest]:
-        return [SecretGetRequest.model_validate(item) for item in self.secrets.list(project_id)]
+    def list_names(self, project_id: str) -> list[SecretGetRequest]:
+        return [SecretGetRequest.model_validate(item) for item in self.secrets.list_for_project(project_id)]
 
     def put(self, project_id: str, name: str, upload: SecretUploadRequest) -> bool:
         """Store or replace a secret; returns True when it did not exist before."""

@@ -197,6 +197,7 @@ class S3ObjectStore(ObjectStore):
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         config = Config(
             s3={"addressing_style": "path"},
+            signature_version="s3v4",
             max_pool_connections=32,
             retries={"max_attempts": 3, "mode": "standard"},
             request_checksum_calculation="when_required",

@@ -60,6 +60,7 @@ class SeaweedS3:
     access_key: str = S3_ACCESS_KEY
     secret_key: str = S3_SECRET_KEY
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    command: list[str] = field(default_factory=list, repr=False)
 
     def start(self) -> SeaweedS3:
         data = self.workdir / "data"
@@ -73,7 +74,7 @@ class SeaweedS3:
         config.write_text(json.dumps({"identities": [identity]}))
         s3_port = free_port()
         ports = {name: free_port() for name in ("master", "volume", "filer")}
-        command = [
+        self.command = [
             weed_binary(),
             "mini",
             f"-dir={data}",
@@ -89,9 +90,13 @@ class SeaweedS3:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ]
-        log = (self.workdir / "weed.log").open("wb")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         self.endpoint_url = f"http://127.0.0.1:{s3_port}"
+        return self.restart()
+
+    def restart(self) -> SeaweedS3:
+        """Start the server again on the same ports and data (after ``stop()``)."""
+        log = (self.workdir / "weed.log").open("ab")
+        self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         wait_until(self._answers, 60, "SeaweedFS S3")
         return self
 

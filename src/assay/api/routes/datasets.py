@@ -2,13 +2,15 @@
 the native ``/projects/{project}/datasets``. Both call the same service."""
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from assay.api.deps import CurrentUser, DatasetServiceDep, DefaultProject, PathProject
+from assay.api.deps import CurrentUser, DatasetServiceDep, get_default_project, get_path_project
 from assay.api.multipart import MultipartUpload
+from assay.records import ProjectRecord
 from assay.schemas.common import ListingResponse
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
 
@@ -38,13 +40,14 @@ UPLOAD_DOC = {
 }
 
 
-def build_router(project_dependency: Any, response_model: type[BaseModel]) -> APIRouter:
+def build_router(resolve_project: Callable[..., ProjectRecord], response_model: type[BaseModel]) -> APIRouter:
+    """The dataset routes, with ``resolve_project`` choosing the project of each request."""
     router = APIRouter()
-    ProjectDep = project_dependency
+    in_project = Depends(resolve_project)
 
     @router.post("", status_code=201, response_model=response_model, openapi_extra=UPLOAD_DOC)
     async def upload_dataset(
-        request: Request, project: ProjectDep, user: CurrentUser, service: DatasetServiceDep
+        request: Request, user: CurrentUser, service: DatasetServiceDep, project: ProjectRecord = in_project
     ) -> Any:
         """Upload a CSV, JSONL or Parquet table with an ``examples`` column (streamed, validated)."""
         upload = await MultipartUpload.open(request, "dataset")
@@ -52,20 +55,24 @@ def build_router(project_dependency: Any, response_model: type[BaseModel]) -> AP
 
     @router.get("", response_model=ListingResponse[response_model])  # type: ignore[valid-type]
     def list_datasets(
-        project: ProjectDep,
         service: DatasetServiceDep,
         skip: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        project: ProjectRecord = in_project,
     ) -> Any:
-        items, total = service.list(project.id, skip, limit)
+        items, total = service.list_page(project.id, skip, limit)
         return {"total": total, "items": items}
 
     @router.get("/{dataset_id}", response_model=response_model)
-    def get_dataset(dataset_id: uuid.UUID, project: ProjectDep, service: DatasetServiceDep) -> Any:
+    def get_dataset(
+        dataset_id: uuid.UUID, service: DatasetServiceDep, project: ProjectRecord = in_project
+    ) -> Any:
         return service.get(project.id, dataset_id)
 
     @router.delete("/{dataset_id}", status_code=204)
-    def delete_dataset(dataset_id: uuid.UUID, project: ProjectDep, service: DatasetServiceDep) -> Response:
+    def delete_dataset(
+        dataset_id: uuid.UUID, service: DatasetServiceDep, project: ProjectRecord = in_project
+    ) -> Response:
         service.delete(project.id, dataset_id)
         return Response(status_code=204)
 
@@ -73,11 +80,11 @@ def build_router(project_dependency: Any, response_model: type[BaseModel]) -> AP
     def get_dataset_download(
         dataset_id: uuid.UUID,
         request: Request,
-        project: ProjectDep,
         service: DatasetServiceDep,
         extension: Annotated[
             str | None, Query(max_length=16, description="only files with it, e.g. csv")
         ] = None,
+        project: ProjectRecord = in_project,
     ) -> DatasetDownloadResponse:
         urls = service.download_urls(project.id, dataset_id, extension, str(request.base_url))
         return DatasetDownloadResponse(id=dataset_id, download_urls=urls)
@@ -85,10 +92,10 @@ def build_router(project_dependency: Any, response_model: type[BaseModel]) -> AP
     @router.get("/{dataset_id}/rows", response_model=DatasetRows)
     def preview_dataset(
         dataset_id: uuid.UUID,
-        project: ProjectDep,
         service: DatasetServiceDep,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        project: ProjectRecord = in_project,
     ) -> DatasetRows:
         """A page of rows as JSON objects."""
         return service.rows(project.id, dataset_id, offset, limit)
@@ -96,5 +103,5 @@ def build_router(project_dependency: Any, response_model: type[BaseModel]) -> AP
     return router
 
 
-lumigator_router = build_router(DefaultProject, DatasetResponse)
-project_router = build_router(PathProject, DatasetDetail)
+lumigator_router = build_router(get_default_project, DatasetResponse)
+project_router = build_router(get_path_project, DatasetDetail)

@@ -1,0 +1,70 @@
+"""Session-wide real servers (SeaweedFS, a PostgreSQL database) and the backend matrix.
+
+Each server starts once per test session; every API test runs against each combination of
+database (SQLite, PostgreSQL) and object store (local folder, SeaweedFS S3).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assay.config import Settings
+from assay.testing.servers import PostgresDatabase, SeaweedS3
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    database = PostgresDatabase().start()
+    yield database.url
+    database.stop()
+
+
+@dataclass(frozen=True)
+class Backend:
+    database: str
+    storage: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.database}-{self.storage}"
+
+
+BACKENDS = [Backend(db, store) for db in ("sqlite", "postgresql") for store in ("local", "s3")]
+
+
+def make_settings(
+    backend: Backend, home: Path, request: pytest.FixtureRequest, **overrides: object
+) -> Settings:
+    """Settings for one backend combination; PostgreSQL and S3 come from session fixtures."""
+    values: dict[str, object] = {"home": home, "cleanup_interval_seconds": 3600.0}
+    if backend.database == "postgresql":
+        values["database_url"] = request.getfixturevalue("postgres_url")
+    if backend.storage == "s3":
+        s3: SeaweedS3 = request.getfixturevalue("seaweed")
+        values.update(
+            storage_url=f"s3://{s3.create_bucket()}",
+            s3_endpoint_url=s3.endpoint_url,
+            s3_access_key_id=s3.access_key,
+            s3_secret_access_key=s3.secret_key,
+        )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=BACKENDS, ids=lambda backend: backend.id)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param  # type: ignore[no-any-return]
