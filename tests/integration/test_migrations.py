@@ -15,7 +15,7 @@ from assay.db.migrate import downgrade, upgrade
 from assay.records import Base
 from assay.testing.servers import PostgresDatabase
 
-TABLES = {"projects", "users", "datasets", "secrets", "object_cleanups"}
+TABLES = {"projects", "users", "datasets", "secrets", "object_cleanups", "jobs", "leases"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,6 +2,8 @@
 
 from assay.records.base import Base
 from assay.records.dataset import DatasetRecord
+from assay.records.job import JobKind, JobRecord, JobStatus
+from assay.records.lease import LeaseRecord
 from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord
@@ -10,6 +12,10 @@ from assay.records.user import UserRecord
 __all__ = [
     "Base",
     "DatasetRecord",
+    "JobKind",
+    "JobRecord",
+    "JobStatus",
+    "LeaseRecord",
     "ObjectCleanupRecord",
     "ProjectRecord",
     "SecretRecord",
