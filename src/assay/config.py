@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     deployment_type: str = "local"
+    namespace: str = "assay"
 
     database_url: str | None = None
     storage_url: str | None = None
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     default_project: str = "default"
     admin_username: str = "admin"
     cleanup_interval_seconds: float = 60.0
+
+    ray_address: str | None = None
+    ray_python: str | None = None
+    reconcile_interval_seconds: float = 1.0
+    job_cpus: float = 1.0
 
     @cached_property
     def resolved_database_url(self) -> str:

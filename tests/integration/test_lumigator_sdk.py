@@ -15,7 +15,7 @@ from lumigator_sdk.lumigator import LumigatorClient
 from lumigator_sdk.strict_schemas import SecretUploadRequest
 
 from assay.config import Settings
-from assay.testing.servers import free_port, wait_until
+from assay.testing.servers import PostgresDatabase, free_port, wait_until
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 
@@ -36,7 +36,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def server(
     backend: Backend, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[str]:
-    settings = make_settings(backend, tmp_path_factory.mktemp(f"sdk-{backend.id}"), request)
+    """A server process with its own database: it must not share one with the in-process app,
+    whose reconciler would otherwise lead for jobs stored elsewhere."""
+    database = PostgresDatabase().start() if backend.database == "postgresql" else None
+    overrides = {"database_url": database.url} if database else {}
+    settings = make_settings(backend, tmp_path_factory.mktemp(f"sdk-{backend.id}"), request, **overrides)
     port = free_port()
     log = (settings.home / "serve.log").open("wb")
     process = subprocess.Popen(
@@ -52,6 +56,8 @@ def server(
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if database is not None:
+            database.stop()
 
 
 def test_sdk_dataset_lifecycle(server: str) -> None:

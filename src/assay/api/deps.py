@@ -13,6 +13,7 @@ from assay.runtime import Runtime
 from assay.services.catalog import ModelCatalog
 from assay.services.datasets import DatasetService
 from assay.services.health import HealthService
+from assay.services.jobs import JobService
 from assay.services.projects import ProjectAccess
 from assay.services.secrets import SecretService
 from assay.services.users import LocalUserResolver
@@ -74,6 +75,10 @@ def get_health_service(session: SessionDep, runtime: RuntimeDep) -> HealthServic
     return HealthService(session, runtime.store, runtime.settings.deployment_type)
 
 
+def get_job_service(session: SessionDep, runtime: RuntimeDep) -> JobService:
+    return JobService(session, runtime.store, runtime.compute, runtime.settings, runtime.link_signer)
+
+
 def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
@@ -81,4 +86,5 @@ def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
 DatasetServiceDep = Annotated[DatasetService, Depends(get_dataset_service)]
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
+JobServiceDep = Annotated[JobService, Depends(get_job_service)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]

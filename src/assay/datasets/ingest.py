@@ -210,6 +210,23 @@ def convert_table(source_format: str, source: BinaryIO, sink: ObjectWriter) -> T
     return summary
 
 
+def summarize_parquet(source: BinaryIO) -> TableSummary:
+    """Row count, columns and the ground-truth flag of a Parquet table written by a job."""
+    parquet = pq.ParquetFile(source)
+    names = parquet.schema_arrow.names
+    summary = TableSummary(
+        row_count=parquet.metadata.num_rows,
+        columns=[{"name": f.name, "type": str(f.type)} for f in parquet.schema_arrow],
+    )
+    if GROUND_TRUTH_COLUMN in names and summary.row_count:
+        blanks = sum(
+            _blank_count(pc.cast(batch.column(0), pa.string()))
+            for batch in parquet.iter_batches(columns=[GROUND_TRUTH_COLUMN])
+        )
+        summary.ground_truth = blanks == 0
+    return summary
+
+
 class TableIngest:
     """Runs ``convert_table`` on a thread, fed block by block with ``feed``."""
 

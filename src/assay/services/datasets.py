@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from assay.config import Settings
 from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, sniff_format, with_extension
-from assay.datasets.ingest import TableIngest
+from assay.datasets.ingest import TableIngest, summarize_parquet
 from assay.datasets.preview import read_rows
 from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
 from assay.records import DatasetRecord
@@ -197,7 +197,7 @@ class DatasetService:
         wanted = extension.strip().lower().lstrip(".") if extension and extension.strip() else None
         ttl = self.settings.download_link_ttl_seconds
         urls = []
-        for key in (record.original_key, record.parquet_key):
+        for key in dict.fromkeys((record.original_key, record.parquet_key)):
             name = key.rsplit("/", 1)[-1]
             if wanted is not None and not name.lower().endswith(f".{wanted}"):
                 continue
@@ -233,3 +233,42 @@ def _parse_options(fields: dict[str, str]) -> DatasetOptions:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "form"
         raise InvalidInputError(f"{name}: {first['msg']}", field=name) from exc
+
+
+@dataclass(frozen=True)
+class GeneratedDataset:
+    """A Parquet table a job wrote under a dataset prefix that was reserved for it."""
+
+    project_id: str
+    dataset_id: uuid.UUID
+    parquet_key: str
+    filename: str
+    run_id: uuid.UUID
+    generated_by: str
+
+
+def register_generated_dataset(
+    session: Session, store: ObjectStore, generated: GeneratedDataset
+) -> DatasetRecord:
+    """Record a job's output as a dataset (the caller commits), reading only the Parquet
+    footer and the ``ground_truth`` column."""
+    with store.open_reader(generated.parquet_key) as reader:
+        summary = summarize_parquet(reader)
+    record = DatasetRecord(
+        id=generated.dataset_id,
+        project_id=generated.project_id,
+        filename=generated.filename,
+        format="job",
+        source_format="parquet",
+        size=store.stat(generated.parquet_key).size,
+        row_count=summary.row_count,
+        columns=summary.columns,
+        ground_truth=summary.ground_truth,
+        original_key=generated.parquet_key,
+        parquet_key=generated.parquet_key,
+        parquet_size=store.stat(generated.parquet_key).size,
+        run_id=generated.run_id,
+        generated=True,
+        generated_by=generated.generated_by,
+    )
+    return DatasetRepository(session).add(record)
