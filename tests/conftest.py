@@ -16,7 +16,7 @@ import pytest
 
 from assay.compute.local_ray import LocalRayHead
 from assay.config import Settings
-from assay.testing.servers import PostgresDatabase, SeaweedS3
+from assay.testing.servers import MlflowServer, PostgresDatabase, SeaweedS3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -35,6 +35,13 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayHead]
     head = LocalRayHead(tmp_path_factory.mktemp("ray"), num_cpus=2)
     yield head
     head.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     ray_address: str | None = None
     ray_python: str | None = None
     reconcile_interval_seconds: float = 1.0
+    tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0
+
+    tracking_uri: str | None = None
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_storage_url(self) -> str:
         return self.storage_url or f"file://{self.home / 'objects'}"
+
+    @cached_property
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
 
     @property
     def secret_key_file(self) -> Path:

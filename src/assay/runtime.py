@@ -16,6 +16,7 @@ from assay.security.links import LinkSigner
 from assay.security.secret_box import SecretBox
 from assay.services.catalog import ModelCatalog
 from assay.storage import ObjectStore, open_store
+from assay.tracking import Tracker, open_tracker
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Runtime:
     link_signer: LinkSigner
     catalog: ModelCatalog
     compute: ComputeEngine
+    tracker: Tracker
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -43,6 +45,7 @@ class Runtime:
             link_signer=LinkSigner(master_key),
             catalog=ModelCatalog.load_default(),
             compute=RayCompute(settings.ray_address, settings.home, settings.ray_python),
+            tracker=open_tracker(settings),
         )
 
     def close(self) -> None:

@@ -9,7 +9,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from assay.api.app import create_app
-from assay.records import DatasetRecord, JobRecord, ObjectCleanupRecord, SecretRecord
+from assay.records import (
+    DatasetRecord,
+    ExperimentRecord,
+    JobRecord,
+    ObjectCleanupRecord,
+    SecretRecord,
+    TrackingLinkRecord,
+    TrackingOutboxRecord,
+    WorkflowRecord,
+)
 from assay.runtime import Runtime
 from tests.conftest import Backend, make_settings
 
@@ -32,7 +41,16 @@ def runtime(app_client: TestClient) -> Runtime:
 def client(app_client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
     yield app_client
     with runtime.session_factory() as session:
-        for record in (JobRecord, DatasetRecord, SecretRecord, ObjectCleanupRecord):
+        for record in (
+            WorkflowRecord,
+            ExperimentRecord,
+            JobRecord,
+            DatasetRecord,
+            SecretRecord,
+            ObjectCleanupRecord,
+            TrackingOutboxRecord,
+            TrackingLinkRecord,
+        ):
             session.execute(delete(record))
         session.commit()
     runtime.store.delete_prefix("projects/")

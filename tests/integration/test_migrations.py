@@ -15,7 +15,19 @@ from assay.db.migrate import downgrade, upgrade
 from assay.records import Base
 from assay.testing.servers import PostgresDatabase
 
-TABLES = {"projects", "users", "datasets", "secrets", "object_cleanups", "jobs", "leases"}
+TABLES = {
+    "projects",
+    "users",
+    "datasets",
+    "secrets",
+    "object_cleanups",
+    "jobs",
+    "leases",
+    "experiments",
+    "workflows",
+    "tracking_outbox",
+    "tracking_links",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,13 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
 from assay.api.errors import install_error_handlers
-from assay.api.routes import datasets, health, jobs, models, objects, secrets
+from assay.api.routes import datasets, experiments, health, jobs, models, objects, secrets
+from assay.background import start_duties
 from assay.config import Settings
 from assay.db.migrate import upgrade
 from assay.runtime import Runtime
 from assay.services.bootstrap import ensure_defaults
-from assay.services.cleanup import ObjectCleanupService
-from assay.services.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -38,48 +37,6 @@ class StripTrailingSlash:
         await self.app(scope, receive, send)
 
 
-def _sweep(runtime: Runtime) -> None:
-    with runtime.session_factory() as session:
-        ObjectCleanupService(session, runtime.store).sweep()
-
-
-async def _cleanup_loop(runtime: Runtime) -> None:
-    while True:
-        try:
-            await anyio.to_thread.run_sync(_sweep, runtime)
-        except Exception:
-            log.exception("object cleanup sweep failed")
-        await asyncio.sleep(runtime.settings.cleanup_interval_seconds)
-
-
-def _reconcile(runtime: Runtime, holder: str) -> None:
-    with runtime.session_factory() as session:
-        reconciler = Reconciler(session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box)
-        if reconciler.lead(holder):
-            reconciler.tick()
-
-
-def _resign(runtime: Runtime, holder: str) -> None:
-    with runtime.session_factory() as session:
-        Reconciler(session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box).resign(
-            holder
-        )
-
-
-async def _reconcile_loop(runtime: Runtime) -> None:
-    holder = Reconciler.holder_id()
-    try:
-        while True:
-            try:
-                await anyio.to_thread.run_sync(_reconcile, runtime, holder)
-            except Exception:
-                log.exception("reconciler tick failed")
-            await asyncio.sleep(runtime.settings.reconcile_interval_seconds)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_resign, runtime, holder)
-
-
 def _start(runtime: Runtime) -> None:
     upgrade(runtime.engine)
     with runtime.session_factory() as session:
@@ -94,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await anyio.to_thread.run_sync(Runtime.build, settings)
         await anyio.to_thread.run_sync(_start, runtime)
         app.state.runtime = runtime
-        loops = [asyncio.create_task(_cleanup_loop(runtime)), asyncio.create_task(_reconcile_loop(runtime))]
+        loops = start_duties(runtime)
         try:
             yield
         finally:
@@ -121,6 +78,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.lumigator_router, prefix=f"{API}/jobs", tags=["jobs"])
     app.include_router(
         jobs.project_router, prefix=f"{API}/projects/{{project}}/jobs", tags=["jobs (projects)"]
+    )
+    app.include_router(experiments.lumigator_experiments, prefix=f"{API}/experiments", tags=["experiments"])
+    app.include_router(
+        experiments.project_experiments,
+        prefix=f"{API}/projects/{{project}}/experiments",
+        tags=["experiments (projects)"],
+    )
+    app.include_router(experiments.lumigator_workflows, prefix=f"{API}/workflows", tags=["workflows"])
+    app.include_router(
+        experiments.project_workflows,
+        prefix=f"{API}/projects/{{project}}/workflows",
+        tags=["workflows (projects)"],
     )
     app.include_router(models.router, prefix=f"{API}/models", tags=["models"])
     app.include_router(secrets.router, prefix=f"{API}/settings/secrets", tags=["secrets"])

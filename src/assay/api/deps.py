@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from assay.records import ProjectRecord, UserRecord
 from assay.runtime import Runtime
 from assay.services.catalog import ModelCatalog
+from assay.services.comparison import ComparisonService
 from assay.services.datasets import DatasetService
+from assay.services.experiments import ExperimentService, WorkflowService
 from assay.services.health import HealthService
 from assay.services.jobs import JobService
 from assay.services.projects import ProjectAccess
@@ -79,6 +81,20 @@ def get_job_service(session: SessionDep, runtime: RuntimeDep) -> JobService:
     return JobService(session, runtime.store, runtime.compute, runtime.settings, runtime.link_signer)
 
 
+def get_experiment_service(session: SessionDep, runtime: RuntimeDep) -> ExperimentService:
+    return ExperimentService(session, runtime.store, runtime.compute)
+
+
+def get_workflow_service(session: SessionDep, runtime: RuntimeDep) -> WorkflowService:
+    return WorkflowService(session, runtime.store, runtime.compute)
+
+
+def get_comparison_service(session: SessionDep, runtime: RuntimeDep) -> ComparisonService:
+    return ComparisonService(
+        session, runtime.store, ExperimentService(session, runtime.store, runtime.compute)
+    )
+
+
 def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
@@ -87,4 +103,7 @@ DatasetServiceDep = Annotated[DatasetService, Depends(get_dataset_service)]
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 JobServiceDep = Annotated[JobService, Depends(get_job_service)]
+ExperimentServiceDep = Annotated[ExperimentService, Depends(get_experiment_service)]
+WorkflowServiceDep = Annotated[WorkflowService, Depends(get_workflow_service)]
+ComparisonServiceDep = Annotated[ComparisonService, Depends(get_comparison_service)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,12 +17,13 @@ from assay.compute import ComputeEngine, EngineUnavailableError
 from assay.config import Settings
 from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
 from assay.jobs.document import JobDocument
+from assay.metrics import validate_metric_names
 from assay.naming import engine_name
 from assay.records import DatasetRecord, JobKind, JobRecord, JobStatus, UserRecord
 from assay.repositories.datasets import DatasetRepository
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
-from assay.schemas.jobs import JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
+from assay.schemas.jobs import JobConfig, JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
 from assay.security.links import LinkSigner
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import dataset_prefix
@@ -55,8 +57,15 @@ class JobService:
         self.cleanup = ObjectCleanupService(session, store)
 
     def create(
-        self, project_id: str, user: UserRecord, request: JobCreate, kind: str | None = None
+        self,
+        project_id: str,
+        user: UserRecord | None,
+        request: JobCreate,
+        kind: str | None = None,
+        on_created: Callable[[JobRecord], None] | None = None,
     ) -> JobRecord:
+        """Record a job; ``on_created`` changes other rows in the same transaction (a workflow
+        moving to its next step), so that a crash never leaves one without the other."""
         config = request.job_config
         if kind is not None and config.job_type != kind:
             raise InvalidInputError(
@@ -78,7 +87,7 @@ class JobService:
             output_dataset_prefix=dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None,
             max_samples=request.max_samples,
             batch_size=request.batch_size,
-            config=config.model_dump(mode="json"),
+            config=_document_config(config),
         )
         lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
         try:
@@ -102,9 +111,11 @@ class JobService:
                 output_prefix=document.output_dataset_prefix,
                 engine_name=engine_name(self.settings.namespace, project_id, request.name),
                 dataset_id=dataset.id if dataset else None,
-                created_by=user.id,
+                created_by=user.id if user else None,
             )
             self.jobs.add(record)
+            if on_created is not None:
+                on_created(record)
             self.cleanup.release(lease_id)
             self.session.commit()
         except StorageError as exc:
@@ -126,6 +137,8 @@ class JobService:
                 f"dataset {request.dataset} does not exist in this project", field="dataset"
             )
         if isinstance(request.job_config, JobEvalConfig):
+            if request.job_config.metrics is not None:
+                request.job_config.metrics = validate_metric_names(request.job_config.metrics)
             names = {column["name"] for column in dataset.columns}
             missing = [column for column in EVALUATION_COLUMNS if column not in names]
             if missing:
@@ -203,3 +216,12 @@ class JobService:
             job.stop_requested = True
             self.session.commit()
         return job
+
+
+def _document_config(config: JobConfig) -> dict[str, Any]:
+    """The config as JSON; generation settings only as the caller set them, so that the
+    engine's per-provider defaults apply to the rest."""
+    document = config.model_dump(mode="json")
+    if isinstance(config, JobInferenceConfig):
+        document["generation_config"] = config.generation_config.model_dump(mode="json", exclude_unset=True)
+    return document

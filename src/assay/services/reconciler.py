@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import logging
 import os
-import socket
 import uuid
 
 from sqlalchemy.orm import Session
@@ -20,18 +19,19 @@ from assay.config import Settings
 from assay.jobs.document import SECRET_ENV, JobDocument, encode_api_key
 from assay.jobs.run import read_document
 from assay.naming import engine_labels
-from assay.records import JobKind, JobRecord, JobStatus, UserRecord
+from assay.records import JobKind, JobRecord, JobStatus, UserRecord, WorkflowRecord
 from assay.records.base import utcnow
-from assay.repositories.jobs import JobRepository, LeaseRepository
+from assay.repositories.experiments import WorkflowRepository
+from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
+from assay.security.links import LinkSigner
 from assay.security.secret_box import SecretBox
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import GeneratedDataset, register_generated_dataset
+from assay.services.workflow_runner import WorkflowRunner
 from assay.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
-LEASE_NAME = "reconciler"
-LEASE_TTL = dt.timedelta(seconds=15)
 SUBMIT_DEADLINE = dt.timedelta(minutes=10)
 LOST_REASON = "the compute engine no longer knows this job: the Ray cluster was restarted or lost it"
 PASSED_ENV = ("HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "NLTK_DATA", "CUDA_VISIBLE_DEVICES")
@@ -40,7 +40,13 @@ REDACTED = "<REDACTED>"
 
 class Reconciler:
     def __init__(
-        self, session: Session, store: ObjectStore, compute: ComputeEngine, settings: Settings, box: SecretBox
+        self,
+        session: Session,
+        store: ObjectStore,
+        compute: ComputeEngine,
+        settings: Settings,
+        box: SecretBox,
+        signer: LinkSigner,
     ) -> None:
         self.session = session
         self.store = store
@@ -49,23 +55,22 @@ class Reconciler:
         self.box = box
         self.jobs = JobRepository(session)
         self.cleanup = ObjectCleanupService(session, store)
-
-    @staticmethod
-    def holder_id() -> str:
-        return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-    def lead(self, holder: str) -> bool:
-        """Take or renew leadership; only the leader advances jobs."""
-        taken = LeaseRepository(self.session).try_take(LEASE_NAME, holder, utcnow(), LEASE_TTL)
-        self.session.commit()
-        return taken
-
-    def resign(self, holder: str) -> None:
-        """Give leadership up at shutdown so that another process takes over at once."""
-        LeaseRepository(self.session).release(LEASE_NAME, holder)
-        self.session.commit()
+        self.workflows = WorkflowRunner(session, store, compute, settings, signer)
 
     def tick(self) -> None:
+        """Advance every active job, then every active workflow (whose steps are jobs)."""
+        self._advance_jobs()
+        for workflow_id in WorkflowRepository(self.session).active_ids():
+            workflow = self.session.get(WorkflowRecord, workflow_id)
+            if workflow is None:
+                continue
+            try:
+                self.workflows.advance(workflow)
+            except Exception:
+                self.session.rollback()
+                log.exception("advancing workflow %s failed; will retry", workflow_id)
+
+    def _advance_jobs(self) -> None:
         for job_id in self.jobs.active_ids():
             job = self.jobs.by_id(job_id)
             if job is None:

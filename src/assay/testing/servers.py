@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -191,3 +192,79 @@ class PostgresDatabase:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@dataclass
+class MlflowServer:
+    """An MLflow tracking server as production runs one: a SQLite backend store and artifacts
+    served through the server (``--serve-artifacts``), so clients need no storage credentials."""
+
+    workdir: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    command: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MlflowServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            f"--backend-store-uri=sqlite:///{self.workdir / 'mlflow.db'}",
+            f"--artifacts-destination={self.workdir / 'artifacts'}",
+            "--serve-artifacts",
+            "--host=127.0.0.1",
+            f"--port={self.port}",
+            "--workers=1",
+        ]
+        return self.restart()
+
+    def restart(self) -> MlflowServer:
+        """Start the server again on the same port and data (after ``stop()``)."""
+        env = {
+            **os.environ,
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+        with (self.workdir / "mlflow.log").open("ab") as log:
+            # A session of its own: ``mlflow server`` runs uvicorn as a child, stopped with it.
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,
+            )
+        wait_until(self._answers, 90, "MLflow server")
+        return self
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            log = (self.workdir / "mlflow.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the MLflow server exited early:\n{log}")
+        return httpx.get(f"{self.tracking_uri}/health", timeout=2).status_code == 200
+
+    def stop(self) -> None:
+        """Stop the server and its workers; returns once the port is free for ``restart()``."""
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+        wait_until(lambda: _port_closed(self.port), 15, "the MLflow server's port to close")

@@ -1,0 +1,309 @@
+"""Experiment and workflow routes: Lumigator's ``/experiments`` and ``/workflows`` (default
+project) and the native ``/projects/{project}/experiments`` and ``…/workflows``."""
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from assay.api.bodies import json_body_doc, lenient_json
+from assay.api.deps import (
+    ComparisonServiceDep,
+    CurrentUser,
+    ExperimentServiceDep,
+    JobServiceDep,
+    WorkflowServiceDep,
+    get_default_project,
+    get_path_project,
+)
+from assay.records import ProjectRecord, WorkflowRecord, WorkflowStatus
+from assay.schemas.common import ListingResponse
+from assay.schemas.experiments import (
+    ExperimentCreate,
+    GetExperimentResponse,
+    JobResults,
+    WorkflowCreateRequest,
+    WorkflowDetail,
+    WorkflowDetailsResponse,
+    WorkflowResponse,
+)
+from assay.schemas.jobs import JobLogsResponse, JobResultDownloadResponse
+from assay.services import reports
+from assay.services.experiments import ExperimentView
+
+EXPORTS = {
+    "csv": (reports.to_csv, "text/csv; charset=utf-8"),
+    "json": (reports.to_json, "application/json"),
+    "html": (reports.to_html, "text/html; charset=utf-8"),
+}
+
+LUMIGATOR_STATUS = {
+    WorkflowStatus.CREATED: "created",
+    WorkflowStatus.RUNNING_INFERENCE: "running",
+    WorkflowStatus.RUNNING_EVALUATION: "running",
+    WorkflowStatus.SUCCEEDED: "succeeded",
+    WorkflowStatus.FAILED: "failed",
+    WorkflowStatus.STOPPED: "failed",
+}
+
+
+def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[WorkflowResponse]) -> Any:
+    api = f"{base_url.rstrip('/')}/api/v1/projects/{workflow.project_id}/jobs"
+    jobs = [
+        JobResults(
+            id=job_id,
+            metrics=[{"name": name, "value": value} for name, value in (workflow.metrics or {}).items()]
+            if job_id == workflow.evaluation_job_id
+            else [],
+            parameters=[],
+            metric_url=f"{api}/{job_id}/result/download",
+            artifact_url=f"{api}/{job_id}/result/download",
+        )
+        for job_id in (workflow.inference_job_id, workflow.evaluation_job_id)
+        if job_id
+    ]
+    return model.model_validate(
+        {
+            "id": str(workflow.id),
+            "experiment_id": str(workflow.experiment_id),
+            "model": workflow.model,
+            "name": workflow.name,
+            "description": workflow.description,
+            "system_prompt": workflow.system_prompt,
+            "status": LUMIGATOR_STATUS[WorkflowStatus(workflow.status)],
+            "created_at": workflow.created_at,
+            "updated_at": workflow.updated_at,
+            "jobs": jobs,
+            "metrics": workflow.metrics,
+            "parameters": {
+                "model": workflow.model,
+                "provider": workflow.provider,
+                "base_url": workflow.base_url,
+                "generation_config": workflow.generation_config,
+                "metrics": workflow.metric_names,
+            },
+            "artifacts_download_url": jobs[-1].artifact_url if workflow.evaluation_job_id else None,
+            "state": workflow.status,
+            "status_reason": workflow.status_reason,
+            "failed_step": workflow.failed_step,
+            "provider": workflow.provider,
+            "base_url": workflow.base_url,
+            "inference_job_id": workflow.inference_job_id,
+            "evaluation_job_id": workflow.evaluation_job_id,
+        }
+    )
+
+
+def experiment_response(view: ExperimentView, base_url: str) -> GetExperimentResponse:
+    experiment = view.experiment
+    return GetExperimentResponse.model_validate(
+        {
+            "id": str(experiment.id),
+            "name": experiment.name,
+            "description": experiment.description,
+            "created_at": experiment.created_at,
+            "updated_at": experiment.updated_at,
+            "max_samples": experiment.max_samples,
+            "task_definition": experiment.task_definition,
+            "dataset": experiment.dataset_id,
+            "workflows": [workflow_response(w, base_url, WorkflowDetailsResponse) for w in view.workflows],
+        }
+    )
+
+
+def build_experiment_router(resolve_project: Callable[..., ProjectRecord]) -> APIRouter:
+    router = APIRouter()
+    in_project = Depends(resolve_project)
+    read_body = Depends(lenient_json(ExperimentCreate))
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=GetExperimentResponse,
+        openapi_extra=json_body_doc(ExperimentCreate),
+    )
+    def create_experiment(
+        request: Request,
+        user: CurrentUser,
+        service: ExperimentServiceDep,
+        body: ExperimentCreate = read_body,
+        project: ProjectRecord = in_project,
+    ) -> GetExperimentResponse:
+        return experiment_response(service.create(project.id, user, body), str(request.base_url))
+
+    def list_experiments(
+        request: Request,
+        service: ExperimentServiceDep,
+        skip: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        project: ProjectRecord = in_project,
+    ) -> ListingResponse[GetExperimentResponse]:
+        views, total = service.list_page(project.id, skip, limit)
+        items = [experiment_response(view, str(request.base_url)) for view in views]
+        return ListingResponse[GetExperimentResponse](total=total, items=items)
+
+    router.add_api_route(
+        "", list_experiments, methods=["GET"], response_model=ListingResponse[GetExperimentResponse]
+    )
+    router.add_api_route(
+        "/all", list_experiments, methods=["GET"], response_model=ListingResponse[GetExperimentResponse]
+    )
+
+    @router.get("/{experiment_id}", response_model=GetExperimentResponse)
+    def get_experiment(
+        experiment_id: uuid.UUID,
+        request: Request,
+        service: ExperimentServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> GetExperimentResponse:
+        return experiment_response(service.get(project.id, experiment_id), str(request.base_url))
+
+    @router.get("/{experiment_id}/comparison")
+    def compare_workflows(
+        experiment_id: uuid.UUID, comparison: ComparisonServiceDep, project: ProjectRecord = in_project
+    ) -> dict[str, Any]:
+        """Every workflow's aggregate scores with 95% CIs, latency, cost, and the best per metric."""
+        return comparison.compare(project.id, experiment_id).to_dict()
+
+    @router.get("/{experiment_id}/examples")
+    def compare_examples(
+        experiment_id: uuid.UUID,
+        comparison: ComparisonServiceDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        disagreement: Annotated[
+            str | None, Query(description="a score: examples where models differ most first")
+        ] = None,
+        project: ProjectRecord = in_project,
+    ) -> dict[str, Any]:
+        """Input, reference and every model's output and scores, side by side."""
+        return comparison.examples(project.id, experiment_id, offset, limit, disagreement)
+
+    @router.get("/{experiment_id}/export")
+    def export_comparison(
+        experiment_id: uuid.UUID,
+        comparison: ComparisonServiceDep,
+        format: Annotated[Literal["csv", "json", "html"], Query()] = "html",
+        project: ProjectRecord = in_project,
+    ) -> Response:
+        """The comparison as CSV (one row per example), JSON, or a self-contained HTML report."""
+        summary = comparison.compare(project.id, experiment_id)
+        rows = comparison.examples(project.id, experiment_id, 0, 1_000_000)
+        render, media_type = EXPORTS[format]
+        filename = f"experiment-{experiment_id}.{format}"
+        return Response(
+            render(summary, rows),
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @router.delete("/{experiment_id}", status_code=204)
+    def delete_experiment(
+        experiment_id: uuid.UUID,
+        service: ExperimentServiceDep,
+        force: bool = False,
+        project: ProjectRecord = in_project,
+    ) -> Response:
+        """Delete the experiment and its workflows; running ones need ``force=true``."""
+        service.delete(project.id, experiment_id, force)
+        return Response(status_code=204)
+
+    return router
+
+
+def build_workflow_router(
+    resolve_project: Callable[..., ProjectRecord], detail: type[WorkflowDetailsResponse]
+) -> APIRouter:
+    router = APIRouter()
+    in_project = Depends(resolve_project)
+    read_body = Depends(lenient_json(WorkflowCreateRequest))
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=WorkflowResponse,
+        openapi_extra=json_body_doc(WorkflowCreateRequest),
+    )
+    def create_workflow(
+        request: Request,
+        user: CurrentUser,
+        service: WorkflowServiceDep,
+        body: WorkflowCreateRequest = read_body,
+        project: ProjectRecord = in_project,
+    ) -> Any:
+        return workflow_response(
+            service.create(project.id, user, body), str(request.base_url), WorkflowResponse
+        )
+
+    @router.get("/{workflow_id}", response_model=detail)
+    def get_workflow(
+        workflow_id: uuid.UUID,
+        request: Request,
+        service: WorkflowServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> Any:
+        return workflow_response(service.require(project.id, workflow_id), str(request.base_url), detail)
+
+    @router.get("/{workflow_id}/logs", response_model=JobLogsResponse)
+    def get_workflow_logs(
+        workflow_id: uuid.UUID,
+        service: WorkflowServiceDep,
+        jobs: JobServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> JobLogsResponse:
+        workflow = service.require(project.id, workflow_id)
+        logs = [jobs.logs(project.id, job_id) for job_id in service.job_ids(workflow)]
+        return JobLogsResponse(logs="\n".join(logs))
+
+    @router.get("/{workflow_id}/result/download", response_model=JobResultDownloadResponse)
+    def get_workflow_result_download(
+        workflow_id: uuid.UUID,
+        request: Request,
+        service: WorkflowServiceDep,
+        jobs: JobServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> JobResultDownloadResponse:
+        workflow = service.require(project.id, workflow_id)
+        if workflow.evaluation_job_id is None:
+            url = jobs.result_url(project.id, workflow.inference_job_id or workflow_id, str(request.base_url))
+        else:
+            url = jobs.result_url(project.id, workflow.evaluation_job_id, str(request.base_url))
+        return JobResultDownloadResponse(id=workflow_id, download_url=url)
+
+    @router.api_route("/{workflow_id}/stop", methods=["PUT", "POST"], response_model=detail)
+    def stop_workflow(
+        workflow_id: uuid.UUID,
+        request: Request,
+        service: WorkflowServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> Any:
+        return workflow_response(service.stop(project.id, workflow_id), str(request.base_url), detail)
+
+    @router.post("/{workflow_id}/retry", response_model=detail)
+    def retry_workflow(
+        workflow_id: uuid.UUID,
+        request: Request,
+        service: WorkflowServiceDep,
+        project: ProjectRecord = in_project,
+    ) -> Any:
+        """Run a failed or stopped workflow again from the step that did not finish."""
+        return workflow_response(service.retry(project.id, workflow_id), str(request.base_url), detail)
+
+    @router.delete("/{workflow_id}", status_code=204)
+    def delete_workflow(
+        workflow_id: uuid.UUID,
+        service: WorkflowServiceDep,
+        force: bool = False,
+        project: ProjectRecord = in_project,
+    ) -> Response:
+        service.delete(project.id, workflow_id, force)
+        return Response(status_code=204)
+
+    return router
+
+
+lumigator_experiments = build_experiment_router(get_default_project)
+project_experiments = build_experiment_router(get_path_project)
+lumigator_workflows = build_workflow_router(get_default_project, WorkflowDetailsResponse)
+project_workflows = build_workflow_router(get_path_project, WorkflowDetail)

@@ -1,0 +1,77 @@
+"""The server's background duties: each runs in every process, but only its leader acts.
+
+- reconcile: advance jobs and workflows (``Reconciler``)
+- track: replay the tracking outbox into MLflow (``TrackingDrain``), apart from reconciling so
+  that a slow tracking server never delays a job
+- clean: delete object prefixes nothing points at (idempotent, so every process may sweep)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import anyio
+from sqlalchemy.orm import Session
+
+from assay.runtime import Runtime
+from assay.services.cleanup import ObjectCleanupService
+from assay.services.leadership import Leadership, holder_id
+from assay.services.reconciler import Reconciler
+from assay.services.tracking import TrackingDrain
+
+log = logging.getLogger(__name__)
+Duty = Callable[[Runtime, Session], object]
+
+
+def reconcile(runtime: Runtime, session: Session) -> None:
+    Reconciler(
+        session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box, runtime.link_signer
+    ).tick()
+
+
+def track(runtime: Runtime, session: Session) -> None:
+    TrackingDrain(session, runtime.tracker, runtime.store).drain()
+
+
+def clean(runtime: Runtime, session: Session) -> None:
+    ObjectCleanupService(session, runtime.store).sweep()
+
+
+def _run_once(runtime: Runtime, name: str, duty: Duty, holder: str | None) -> None:
+    with runtime.session_factory() as session:
+        if holder is None or Leadership(session).take(name, holder):
+            duty(runtime, session)
+
+
+def _give_up(runtime: Runtime, name: str, holder: str) -> None:
+    with runtime.session_factory() as session:
+        Leadership(session).give_up(name, holder)
+
+
+async def run_duty(
+    runtime: Runtime, name: str, duty: Duty, interval: float, leader_only: bool = True
+) -> None:
+    """Run ``duty`` every ``interval`` seconds until cancelled; errors are logged, never fatal."""
+    holder = holder_id() if leader_only else None
+    try:
+        while True:
+            try:
+                await anyio.to_thread.run_sync(_run_once, runtime, name, duty, holder)
+            except Exception:
+                log.exception("background duty %s failed", name)
+            await asyncio.sleep(interval)
+    finally:
+        if holder is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_give_up, runtime, name, holder)
+
+
+def start_duties(runtime: Runtime) -> list[asyncio.Task[None]]:
+    settings = runtime.settings
+    return [
+        asyncio.create_task(run_duty(runtime, "reconciler", reconcile, settings.reconcile_interval_seconds)),
+        asyncio.create_task(run_duty(runtime, "tracking", track, settings.tracking_interval_seconds)),
+        asyncio.create_task(run_duty(runtime, "cleanup", clean, settings.cleanup_interval_seconds, False)),
+    ]

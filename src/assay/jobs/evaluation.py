@@ -1,0 +1,97 @@
+"""The evaluation job: score a predictions dataset with the requested metrics.
+
+Writes every example's scores as Parquet beside the summary, so that comparisons can show
+examples side by side without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assay.jobs.document import JobDocument
+from assay.metrics import compute_metrics, default_metrics
+from assay.schemas.jobs import JobEvalConfig
+from assay.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+SCORES_FILE = "scores.parquet"
+USAGE_COLUMNS = ("latency_ms", "prompt_tokens", "completion_tokens", "cost")
+
+
+def _read_table(store: ObjectStore, key: str, max_samples: int) -> pa.Table:
+    with store.open_reader(key) as reader:
+        table = pq.read_table(reader)
+    return table.slice(0, max_samples) if max_samples >= 0 else table
+
+
+def _texts(table: pa.Table, column: str) -> list[str]:
+    return ["" if value is None else str(value) for value in table.column(column).to_pylist()]
+
+
+def usage_summary(table: pa.Table) -> dict[str, dict[str, float]]:
+    """Mean, median, p95 and total of each usage column the inference job wrote."""
+    summary: dict[str, dict[str, float]] = {}
+    for column in USAGE_COLUMNS:
+        if column not in table.column_names:
+            continue
+        values = sorted(
+            float(v) for v in table.column(column).to_pylist() if v is not None and not math.isnan(v)
+        )
+        if not values:
+            continue
+        summary[column] = {
+            "mean": sum(values) / len(values),
+            "p50": values[len(values) // 2],
+            "p95": values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)],
+            "total": sum(values),
+        }
+    return summary
+
+
+def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
+    config = JobEvalConfig.model_validate(document.config)
+    assert document.input_parquet_key is not None
+    table = _read_table(store, document.input_parquet_key, document.max_samples)
+    names = config.metrics or default_metrics(config.task_definition.task)
+    predictions = _texts(table, "predictions")
+    references = _texts(table, "ground_truth")
+    log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
+    results = compute_metrics(names, predictions, references)
+
+    scores: dict[str, list[float]] = {}
+    aggregates: dict[str, dict[str, float]] = {}
+    corpus: dict[str, float] = {}
+    for result in results.values():
+        for score, values in result.per_example.items():
+            scores[score] = values
+        for score, aggregate in result.aggregates.items():
+            aggregates[score] = {
+                "mean": aggregate.mean,
+                "ci_low": aggregate.ci_low,
+                "ci_high": aggregate.ci_high,
+            }
+        corpus.update(result.corpus)
+
+    key = f"{document.results_prefix}{SCORES_FILE}"
+    columns: dict[str, Any] = {
+        name: table.column(name)
+        for name in ("examples", "ground_truth", "predictions")
+        if name in table.column_names
+    }
+    columns.update({f"score.{name}": pa.array(values, pa.float64()) for name, values in scores.items()})
+    writer = store.open_writer(key, "application/vnd.apache.parquet")
+    pq.write_table(pa.table(columns), writer, compression="zstd")
+    writer.commit()
+    return {
+        "examples": table.num_rows,
+        "metrics": aggregates,
+        "corpus": corpus,
+        "usage": usage_summary(table),
+        "scores_key": key,
+        "metric_names": names,
+    }

@@ -1,0 +1,169 @@
+"""The workflow state machine: created → running_inference → running_evaluation → done.
+
+Each step is one transaction: the job of the next step is created together with the
+workflow's move, so an API process killed anywhere resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from assay.compute import ComputeEngine
+from assay.config import Settings
+from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
+from assay.repositories.jobs import JobRepository
+from assay.schemas.jobs import GenerationConfig, JobCreate, JobEvalConfig, JobInferenceConfig, JudgeConfig
+from assay.security.links import LinkSigner
+from assay.services.jobs import JobService
+from assay.services.workflow_tracking import WorkflowTracking
+from assay.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+def flatten_metrics(summary: dict[str, Any] | None) -> dict[str, float]:
+    """``{"rouge1": {"mean": .., "ci_low": ..}}`` → ``{"rouge1_mean": .., "rouge1_ci_low": ..}``
+    (Lumigator's flat names), plus corpus-level scores as they are."""
+    if not summary:
+        return {}
+    flat = {
+        f"{score}_{stat}": float(value)
+        for score, stats in summary.get("metrics", {}).items()
+        for stat, value in stats.items()
+    }
+    flat.update({f"{name}_corpus": float(value) for name, value in summary.get("corpus", {}).items()})
+    return flat
+
+
+class WorkflowRunner:
+    def __init__(
+        self,
+        session: Session,
+        store: ObjectStore,
+        compute: ComputeEngine,
+        settings: Settings,
+        signer: LinkSigner,
+    ) -> None:
+        self.session = session
+        self.jobs = JobRepository(session)
+        self.tracking = WorkflowTracking(session)
+        self.job_service = JobService(session, store, compute, settings, signer)
+
+    def advance(self, workflow: WorkflowRecord) -> None:
+        experiment = self.session.get(ExperimentRecord, workflow.experiment_id)
+        if experiment is None:
+            return
+        if workflow.status == WorkflowStatus.CREATED:
+            if workflow.stop_requested:
+                self._end(workflow, WorkflowStatus.STOPPED, "stopped before it started", None)
+                return
+            self._start_inference(workflow, experiment)
+        elif workflow.status == WorkflowStatus.RUNNING_INFERENCE:
+            job = self.jobs.by_id(workflow.inference_job_id) if workflow.inference_job_id else None
+            if job is None:
+                self._start_inference(workflow, experiment)
+            elif job.status == JobStatus.SUCCEEDED:
+                self.tracking.job_finished(workflow, job, self._artifacts(job))
+                self._start_evaluation(workflow, experiment, job)
+            elif JobStatus(job.status).finished:
+                self.tracking.job_finished(workflow, job, {})
+                self._job_ended(workflow, job, "inference")
+        elif workflow.status == WorkflowStatus.RUNNING_EVALUATION:
+            job = self.jobs.by_id(workflow.evaluation_job_id) if workflow.evaluation_job_id else None
+            if job is None:
+                self._end(workflow, WorkflowStatus.FAILED, "the evaluation job is gone", "evaluation")
+            elif job.status == JobStatus.SUCCEEDED:
+                self.tracking.job_finished(workflow, job, self._artifacts(job))
+                workflow.metrics = flatten_metrics(job.summary)
+                self._end(workflow, WorkflowStatus.SUCCEEDED, None, None)
+            elif JobStatus(job.status).finished:
+                self.tracking.job_finished(workflow, job, {})
+                self._job_ended(workflow, job, "evaluation")
+
+    def _artifacts(self, job: JobRecord) -> dict[str, str]:
+        """Result objects worth keeping beside the run: summary, predictions, scores."""
+        summary = job.summary or {}
+        artifacts = {"summary.json": f"{job.results_prefix}summary.json"}
+        if isinstance(summary.get("predictions_key"), str):
+            artifacts["predictions.parquet"] = summary["predictions_key"]
+        if isinstance(summary.get("scores_key"), str):
+            artifacts["scores.parquet"] = summary["scores_key"]
+        return artifacts
+
+    def _user(self, workflow: WorkflowRecord) -> UserRecord | None:
+        return self.session.get(UserRecord, workflow.created_by) if workflow.created_by else None
+
+    def _start_inference(self, workflow: WorkflowRecord, experiment: ExperimentRecord) -> None:
+        config = JobInferenceConfig(
+            model=workflow.model,
+            provider=workflow.provider,
+            base_url=workflow.base_url,
+            secret_key_name=workflow.secret_key_name,
+            system_prompt=workflow.system_prompt or None,
+            task_definition=experiment.task_definition,
+            generation_config=GenerationConfig.model_validate(workflow.generation_config),
+        )
+        request = JobCreate(
+            name=f"{workflow.name}-inference",
+            dataset=experiment.dataset_id,
+            max_samples=experiment.max_samples,
+            batch_size=workflow.batch_size,
+            job_config=config,
+        )
+
+        def move(job: JobRecord) -> None:
+            workflow.inference_job_id = job.id
+            workflow.status = WorkflowStatus.RUNNING_INFERENCE
+            self.tracking.job_started(workflow, job)
+
+        self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+
+    def _start_evaluation(
+        self, workflow: WorkflowRecord, experiment: ExperimentRecord, inference: JobRecord
+    ) -> None:
+        if inference.output_dataset_id is None:
+            self._end(workflow, WorkflowStatus.FAILED, "inference produced no predictions", "inference")
+            return
+        config = JobEvalConfig(
+            secret_key_name=workflow.secret_key_name,
+            task_definition=experiment.task_definition,
+            metrics=workflow.metric_names,
+            llm_as_judge=JudgeConfig.model_validate(workflow.judge) if workflow.judge else None,
+        )
+        request = JobCreate(
+            name=f"{workflow.name}-evaluation",
+            dataset=inference.output_dataset_id,
+            max_samples=-1,
+            job_config=config,
+        )
+
+        def move(job: JobRecord) -> None:
+            workflow.evaluation_job_id = job.id
+            workflow.status = WorkflowStatus.RUNNING_EVALUATION
+            self.tracking.job_started(workflow, job)
+
+        self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+
+    def _job_ended(self, workflow: WorkflowRecord, job: JobRecord, step: str) -> None:
+        if job.status == JobStatus.STOPPED:
+            self._end(workflow, WorkflowStatus.STOPPED, f"{step} stopped", step)
+        else:
+            self._end(
+                workflow,
+                WorkflowStatus.FAILED,
+                f"{step} failed: {job.status_reason or 'no reason given'}",
+                step,
+            )
+
+    def _end(
+        self, workflow: WorkflowRecord, status: WorkflowStatus, reason: str | None, step: str | None
+    ) -> None:
+        workflow.status = status
+        workflow.status_reason = reason
+        workflow.failed_step = step
+        self.tracking.workflow_finished(workflow)
+        self.session.commit()
+        log.info("workflow %s %s%s", workflow.id, status, f": {reason}" if reason else "")
