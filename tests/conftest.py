@@ -7,12 +7,14 @@ database (SQLite, PostgreSQL) and object store (local folder, SeaweedFS S3).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from assay.compute.local_ray import LocalRayHead
 from assay.config import Settings
 from assay.testing.servers import PostgresDatabase, SeaweedS3
 
@@ -24,6 +26,15 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     server = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayHead]:
+    """One Ray cluster for the session, started by the first test that calls
+    ``ensure_started()``; apps reach it by address, as production reaches an existing cluster."""
+    head = LocalRayHead(tmp_path_factory.mktemp("ray"), num_cpus=2)
+    yield head
+    head.stop()
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +61,14 @@ def make_settings(
     backend: Backend, home: Path, request: pytest.FixtureRequest, **overrides: object
 ) -> Settings:
     """Settings for one backend combination; PostgreSQL and S3 come from session fixtures."""
-    values: dict[str, object] = {"home": home, "cleanup_interval_seconds": 3600.0}
+    head: LocalRayHead = request.getfixturevalue("ray_head")
+    values: dict[str, object] = {
+        "home": home,
+        "cleanup_interval_seconds": 3600.0,
+        "reconcile_interval_seconds": 0.3,
+        "ray_address": head.dashboard_url,
+        "ray_python": sys.executable,
+    }
     if backend.database == "postgresql":
         values["database_url"] = request.getfixturevalue("postgres_url")
     if backend.storage == "s3":

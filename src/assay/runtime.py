@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from assay.compute import ComputeEngine
+from assay.compute.ray import RayCompute
 from assay.config import Settings
 from assay.db.engine import build_engine, build_session_factory
 from assay.security.keys import load_master_key
@@ -25,6 +27,7 @@ class Runtime:
     secret_box: SecretBox
     link_signer: LinkSigner
     catalog: ModelCatalog
+    compute: ComputeEngine
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -39,7 +42,9 @@ class Runtime:
             secret_box=SecretBox(master_key),
             link_signer=LinkSigner(master_key),
             catalog=ModelCatalog.load_default(),
+            compute=RayCompute(settings.ray_address, settings.home, settings.ray_python),
         )
 
     def close(self) -> None:
+        self.compute.close()
         self.engine.dispose()

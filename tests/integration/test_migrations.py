@@ -15,7 +15,20 @@ from assay.db.migrate import downgrade, upgrade
 from assay.records import Base
 from assay.testing.servers import PostgresDatabase
 
-TABLES = {"projects", "users", "datasets", "secrets", "object_cleanups", "jobs", "leases"}
+TABLES = {
+    "audit_events",
+    "datasets",
+    "files",
+    "jobs",
+    "leases",
+    "login_failures",
+    "object_cleanups",
+    "project_members",
+    "projects",
+    "secrets",
+    "tokens",
+    "users",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

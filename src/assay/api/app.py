@@ -8,17 +8,31 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
+from assay.api.deps import get_current_user
 from assay.api.errors import install_error_handlers
-from assay.api.routes import datasets, health, models, objects, secrets
+from assay.api.routes import (
+    audit,
+    auth,
+    datasets,
+    files,
+    health,
+    jobs,
+    models,
+    objects,
+    projects,
+    secrets,
+    users,
+)
 from assay.config import Settings
 from assay.db.migrate import upgrade
 from assay.runtime import Runtime
 from assay.services.bootstrap import ensure_defaults
 from assay.services.cleanup import ObjectCleanupService
+from assay.services.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -51,6 +65,34 @@ async def _cleanup_loop(runtime: Runtime) -> None:
         await asyncio.sleep(runtime.settings.cleanup_interval_seconds)
 
 
+def _reconcile(runtime: Runtime, holder: str) -> None:
+    with runtime.session_factory() as session:
+        reconciler = Reconciler(session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box)
+        if reconciler.lead(holder):
+            reconciler.tick()
+
+
+def _resign(runtime: Runtime, holder: str) -> None:
+    with runtime.session_factory() as session:
+        Reconciler(session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box).resign(
+            holder
+        )
+
+
+async def _reconcile_loop(runtime: Runtime) -> None:
+    holder = Reconciler.holder_id()
+    try:
+        while True:
+            try:
+                await anyio.to_thread.run_sync(_reconcile, runtime, holder)
+            except Exception:
+                log.exception("reconciler tick failed")
+            await asyncio.sleep(runtime.settings.reconcile_interval_seconds)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_resign, runtime, holder)
+
+
 def _start(runtime: Runtime) -> None:
     upgrade(runtime.engine)
     with runtime.session_factory() as session:
@@ -65,14 +107,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await anyio.to_thread.run_sync(Runtime.build, settings)
         await anyio.to_thread.run_sync(_start, runtime)
         app.state.runtime = runtime
-        sweeper = asyncio.create_task(_cleanup_loop(runtime))
+        loops = [asyncio.create_task(_cleanup_loop(runtime)), asyncio.create_task(_reconcile_loop(runtime))]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            runtime.close()
+            for loop in loops:
+                loop.cancel()
+            for loop in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
+            await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(
         title="Assay",
@@ -82,13 +126,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
+    # Public: health (load balancers), login and logout, and signed links, whose signature is
+    # their credential (as with a presigned S3 URL).
     app.include_router(health.router, prefix=f"{API}/health", tags=["health"])
-    app.include_router(datasets.lumigator_router, prefix=f"{API}/datasets", tags=["datasets"])
-    app.include_router(
-        datasets.project_router, prefix=f"{API}/projects/{{project}}/datasets", tags=["datasets (projects)"]
-    )
-    app.include_router(models.router, prefix=f"{API}/models", tags=["models"])
-    app.include_router(secrets.router, prefix=f"{API}/settings/secrets", tags=["secrets"])
+    app.include_router(auth.router, prefix=f"{API}/auth", tags=["auth"])
     app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"])
+    # Everything else has a caller: 401 without credentials where the server requires them.
+    signed_in = [Depends(get_current_user)]
+    for router, path, tag in (
+        (datasets.lumigator_router, "/datasets", "datasets"),
+        (jobs.lumigator_router, "/jobs", "jobs"),
+        (models.router, "/models", "models"),
+        (secrets.lumigator_router, "/settings/secrets", "secrets"),
+        (projects.router, "/projects", "projects"),
+        (datasets.project_router, "/projects/{project}/datasets", "datasets (projects)"),
+        (jobs.project_router, "/projects/{project}/jobs", "jobs (projects)"),
+        (files.router, "/projects/{project}/files", "files"),
+        (secrets.project_router, "/projects/{project}/secrets", "secrets (projects)"),
+        (audit.project_router, "/projects/{project}/audit", "audit"),
+        (audit.admin_router, "/audit", "audit"),
+        (users.router, "/users", "users"),
+    ):
+        app.include_router(router, prefix=API + path, tags=[tag], dependencies=signed_in)
     app.add_middleware(StripTrailingSlash)
     return app

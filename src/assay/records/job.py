@@ -27,7 +27,7 @@ class JobStatus(enum.StrEnum):
 class JobKind(enum.StrEnum):
     INFERENCE = "inference"
     ANNOTATE = "annotate"
-    EVALUATION = "evaluation"
+    EVALUATION = "evaluator"
     SCRIPT = "script"
 
 
@@ -49,6 +49,7 @@ class JobRecord(Base):
     config_key: Mapped[str] = mapped_column(String(512))
     results_prefix: Mapped[str] = mapped_column(String(512))
     logs_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    output_prefix: Mapped[str | None] = mapped_column(String(512), nullable=True)
     engine_name: Mapped[str] = mapped_column(String(128))
     dataset_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True

@@ -21,6 +21,32 @@ class ObjectCleanupService:
         self.store = store
         self.cleanups = CleanupRepository(session)
 
+    def lease(self, prefix: str, ttl: dt.timedelta) -> int:
+        """Claim ``prefix`` before writing objects under it (committed at once): if nobody
+        ``release``s the lease within ``ttl`` (the writer crashed), a sweep deletes the prefix."""
+        lease = self.cleanups.schedule(prefix, utcnow() + ttl)
+        self.session.commit()
+        return lease.id
+
+    def release(self, lease_id: int) -> None:
+        """Keep the objects: called inside the transaction that makes SQL point at them."""
+        lease = self.cleanups.get(lease_id)
+        if lease is not None:
+            self.cleanups.delete(lease)
+
+    def abandon(self, lease_id: int) -> None:
+        """The write failed: delete what it left now (or at the next sweep if storage is down)."""
+        self.session.rollback()
+        lease = self.cleanups.get(lease_id)
+        if lease is not None:
+            lease.not_before = utcnow()
+            self.session.commit()
+            self.run_one(lease_id)
+
+    def schedule(self, prefix: str) -> int:
+        """Delete ``prefix`` once the caller's transaction commits (call ``run_one`` then)."""
+        return self.cleanups.schedule(prefix, utcnow()).id
+
     def run_one(self, cleanup_id: int) -> bool:
         """Delete one prefix now; on a storage failure keep the entry for a later sweep."""
         cleanup = self.cleanups.get(cleanup_id)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("config_key", sa.String(length=512), nullable=False),
         sa.Column("results_prefix", sa.String(length=512), nullable=False),
         sa.Column("logs_key", sa.String(length=512), nullable=True),
+        sa.Column("output_prefix", sa.String(length=512), nullable=True),
         sa.Column("engine_name", sa.String(length=128), nullable=False),
         sa.Column("dataset_id", sa.Uuid(), nullable=True),
         sa.Column("output_dataset_id", sa.Uuid(), nullable=True),

@@ -1,0 +1,111 @@
+"""The Ray implementation of ``ComputeEngine``, on Ray's Jobs API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from assay.compute.base import ComputeEngine, EngineJob, EngineStatus, EngineUnavailableError, JobSpec
+from assay.compute.local_ray import LocalRayHead
+
+STATUS_BY_RAY = {
+    "PENDING": EngineStatus.PENDING,
+    "RUNNING": EngineStatus.RUNNING,
+    "SUCCEEDED": EngineStatus.SUCCEEDED,
+    "FAILED": EngineStatus.FAILED,
+    "STOPPED": EngineStatus.STOPPED,
+}
+
+
+def _from_millis(value: int | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(value / 1000, dt.UTC) if value else None
+
+
+class RayCompute(ComputeEngine):
+    """Talks to an existing cluster (``address``) or to a local head it starts on first use."""
+
+    def __init__(self, address: str | None, home: Path, python: str | None = None) -> None:
+        self._address = address
+        self._local = None if address else LocalRayHead(home / "ray")
+        self._python = python or (sys.executable if self._local else "python")
+        self._client: Any = None
+        self._client_url = ""
+
+    def _jobs(self) -> Any:
+        from ray.job_submission import JobSubmissionClient
+
+        url = self._local.ensure_started() if self._local else str(self._address)
+        if self._client is None or url != self._client_url:
+            try:
+                self._client = JobSubmissionClient(url)
+            except (ConnectionError, RuntimeError) as exc:
+                raise EngineUnavailableError(f"Ray at {url} is unreachable: {exc}") from exc
+            self._client_url = url
+        return self._client
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        client = self._jobs()
+        try:
+            return getattr(client, method)(*args, **kwargs)
+        except RuntimeError as exc:
+            if "status code 404" in str(exc) or "does not exist" in str(exc):
+                raise KeyError(args[0] if args else "") from exc
+            raise EngineUnavailableError(f"Ray refused {method}: {exc}") from exc
+        except (ConnectionError, OSError) as exc:
+            self._client = None
+            raise EngineUnavailableError(f"Ray is unreachable: {exc}") from exc
+
+    def submit(self, spec: JobSpec) -> None:
+        try:
+            self._call(
+                "submit_job",
+                entrypoint=shlex.join(spec.argv),
+                submission_id=spec.submission_id,
+                runtime_env={"env_vars": spec.env},
+                metadata=spec.labels,
+                entrypoint_num_cpus=spec.num_cpus,
+            )
+        except EngineUnavailableError as exc:
+            if "already exists" not in str(exc):
+                raise
+
+    def info(self, submission_id: str) -> EngineJob | None:
+        try:
+            details = self._call("get_job_info", submission_id)
+        except KeyError:
+            return None
+        return EngineJob(
+            status=STATUS_BY_RAY[str(details.status.value)],
+            message=details.message or "",
+            started_at=_from_millis(details.start_time),
+            ended_at=_from_millis(details.end_time),
+        )
+
+    def logs(self, submission_id: str) -> str:
+        try:
+            return str(self._call("get_job_logs", submission_id))
+        except KeyError:
+            return ""
+
+    def stop(self, submission_id: str) -> None:
+        try:
+            self._call("stop_job", submission_id)
+        except KeyError:
+            return
+
+    def python(self) -> str:
+        return self._python
+
+    def check(self) -> None:
+        if self._local is not None and not self._local.running:
+            return
+        self._call("list_jobs")
+
+    def close(self) -> None:
+        """Stop the local head, if we started one; a later call starts a fresh one."""
+        if self._local is not None:
+            self._local.stop()
+            self._client = None

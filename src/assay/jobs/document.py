@@ -1,0 +1,40 @@
+"""The job document: everything an entrypoint needs, written to object storage as JSON.
+
+The API writes it; the entrypoint on the cluster reads it by key. Nothing in it is inlined
+into a command line, so prompts with quotes, apostrophes and newlines travel untouched.
+Secrets are not in it: the entrypoint reads the API key from the environment variable that
+``secret_env`` names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+SECRET_ENV = "ASSAY_JOB_API_KEY"
+SUMMARY_FILE = "summary.json"
+PREDICTIONS_FILE = "dataset.parquet"
+
+
+class JobDocument(BaseModel):
+    job_id: uuid.UUID
+    kind: str
+    project_id: str
+    name: str
+    input_parquet_key: str | None
+    results_prefix: str
+    output_dataset_prefix: str | None
+    max_samples: int
+    batch_size: int
+    config: dict[str, Any]
+    secret_env: str | None = None
+
+    @property
+    def summary_key(self) -> str:
+        return f"{self.results_prefix}{SUMMARY_FILE}"
+
+    @property
+    def output_parquet_key(self) -> str | None:
+        return f"{self.output_dataset_prefix}{PREDICTIONS_FILE}" if self.output_dataset_prefix else None

@@ -1,0 +1,209 @@
+"""Job use cases: validate and record a job, write its document; read state, logs, results.
+
+Creating a job never talks to the engine: the row starts ``created`` and the reconciler
+submits it, so a job survives an API restart between the two steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from assay.compute import ComputeEngine, EngineUnavailableError
+from assay.config import Settings
+from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.jobs.document import JobDocument
+from assay.naming import engine_name
+from assay.records import DatasetRecord, JobKind, JobRecord, JobStatus, UserRecord
+from assay.repositories.datasets import DatasetRepository
+from assay.repositories.jobs import JobRepository
+from assay.repositories.secrets import SecretRepository
+from assay.schemas.jobs import JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
+from assay.security.links import LinkSigner
+from assay.services.audit import AuditTrail
+from assay.services.cleanup import ObjectCleanupService
+from assay.services.datasets import dataset_prefix
+from assay.storage import ObjectStore, StorageError
+
+CONFIG_LEASE = dt.timedelta(minutes=10)
+EVALUATION_COLUMNS = ("predictions", "ground_truth")
+
+
+def job_prefix(project_id: str, job_id: uuid.UUID) -> str:
+    return f"projects/{project_id}/jobs/{job_id}/"
+
+
+class JobService:
+    def __init__(
+        self,
+        session: Session,
+        store: ObjectStore,
+        compute: ComputeEngine,
+        settings: Settings,
+        signer: LinkSigner,
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.compute = compute
+        self.settings = settings
+        self.signer = signer
+        self.jobs = JobRepository(session)
+        self.datasets = DatasetRepository(session)
+        self.secrets = SecretRepository(session)
+        self.cleanup = ObjectCleanupService(session, store)
+        self.audit = AuditTrail(session)
+
+    def create(
+        self, project_id: str, user: UserRecord, request: JobCreate, kind: str | None = None
+    ) -> JobRecord:
+        config = request.job_config
+        if kind is not None and config.job_type != kind:
+            raise InvalidInputError(
+                f"job_type {config.job_type!r} does not match the route's {kind!r}",
+                field="job_config.job_type",
+            )
+        dataset = self._input_dataset(project_id, request)
+        self._check_secret(project_id, config)
+        job_id = uuid.uuid4()
+        prefix = job_prefix(project_id, job_id)
+        produces_dataset = isinstance(config, JobInferenceConfig)
+        document = JobDocument(
+            job_id=job_id,
+            kind=config.job_type,
+            project_id=project_id,
+            name=request.name,
+            input_parquet_key=dataset.parquet_key if dataset else None,
+            results_prefix=f"{prefix}results/",
+            output_dataset_prefix=dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None,
+            max_samples=request.max_samples,
+            batch_size=request.batch_size,
+            config=config.model_dump(mode="json"),
+        )
+        lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
+        try:
+            writer = self.store.open_writer(f"{prefix}config.json", "application/json")
+            writer.write(document.model_dump_json().encode())
+            writer.commit()
+            record = JobRecord(
+                id=job_id,
+                project_id=project_id,
+                kind=config.job_type,
+                name=request.name,
+                description=request.description,
+                status=JobStatus.CREATED,
+                config={
+                    **document.config,
+                    "max_samples": request.max_samples,
+                    "batch_size": request.batch_size,
+                },
+                config_key=f"{prefix}config.json",
+                results_prefix=document.results_prefix,
+                output_prefix=document.output_dataset_prefix,
+                engine_name=engine_name(self.settings.namespace, project_id, request.name),
+                dataset_id=dataset.id if dataset else None,
+                created_by=user.id,
+            )
+            self.jobs.add(record)
+            self.cleanup.release(lease_id)
+            self.audit.record(user, "run", "job", job_id, project_id=project_id, kind=config.job_type)
+            self.session.commit()
+        except StorageError as exc:
+            self.cleanup.abandon(lease_id)
+            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
+        except BaseException:
+            self.cleanup.abandon(lease_id)
+            raise
+        return record
+
+    def _input_dataset(self, project_id: str, request: JobCreate) -> DatasetRecord | None:
+        if isinstance(request.job_config, ScriptJobConfig):
+            return None
+        if request.dataset is None:
+            raise InvalidInputError("a dataset is required for this job type", field="dataset")
+        dataset = self.datasets.get(project_id, request.dataset)
+        if dataset is None:
+            raise InvalidInputError(
+                f"dataset {request.dataset} does not exist in this project", field="dataset"
+            )
+        if isinstance(request.job_config, JobEvalConfig):
+            names = {column["name"] for column in dataset.columns}
+            missing = [column for column in EVALUATION_COLUMNS if column not in names]
+            if missing:
+                raise InvalidInputError(
+                    f"an evaluation needs the columns {', '.join(missing)} in the dataset", field="dataset"
+                )
+        return dataset
+
+    def _check_secret(self, project_id: str, config: object) -> None:
+        name = getattr(config, "secret_key_name", None)
+        if name and self.secrets.get(project_id, name.strip().lower()) is None:
+            raise InvalidInputError(
+                f"secret {name!r} does not exist in this project", field="job_config.secret_key_name"
+            )
+
+    def get(self, project_id: str, job_id: uuid.UUID) -> JobRecord:
+        job = self.jobs.get(project_id, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found", field="job_id")
+        return job
+
+    def list_page(
+        self, project_id: str, kinds: Sequence[str] | None, skip: int, limit: int
+    ) -> tuple[Sequence[JobRecord], int]:
+        valid = {kind.value for kind in JobKind}
+        unknown = sorted(set(kinds or ()) - valid)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown job type(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}",
+                field="job_types",
+            )
+        return self.jobs.list_page(project_id, kinds, skip, limit)
+
+    def logs(self, project_id: str, job_id: uuid.UUID) -> str:
+        """Stored logs of a finished job; live logs from the engine while it runs."""
+        job = self.get(project_id, job_id)
+        if job.logs_key:
+            try:
+                with self.store.open_reader(job.logs_key) as reader:
+                    return reader.read().decode("utf-8", "replace")
+            except (StorageError, KeyError) as exc:
+                raise StorageUnavailableError(f"logs of job {job_id} cannot be read: {exc}") from exc
+        if job.status == JobStatus.CREATED:
+            return ""
+        try:
+            return self.compute.logs(str(job.id))
+        except EngineUnavailableError as exc:
+            raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
+
+    def result_url(self, project_id: str, job_id: uuid.UUID, api_base_url: str) -> str:
+        job = self.get(project_id, job_id)
+        if job.status != JobStatus.SUCCEEDED:
+            raise ConflictError(f"job {job_id} has no results (status: {job.status})", field="job_id")
+        key = f"{job.results_prefix}summary.json"
+        ttl = self.settings.download_link_ttl_seconds
+        direct = self.store.presigned_url(key, "results.json", ttl)
+        return (
+            direct
+            or f"{api_base_url.rstrip('/')}/api/v1/objects?{self.signer.query(key, 'results.json', ttl)}"
+        )
+
+    def output_dataset(self, project_id: str, job_id: uuid.UUID) -> DatasetRecord:
+        job = self.get(project_id, job_id)
+        dataset = self.datasets.get(project_id, job.output_dataset_id) if job.output_dataset_id else None
+        if dataset is None:
+            raise NotFoundError(
+                f"job {job_id} has produced no dataset (status: {job.status})", field="job_id"
+            )
+        return dataset
+
+    def stop(self, project_id: str, job_id: uuid.UUID, user: UserRecord) -> JobRecord:
+        """Ask for a stop; the reconciler carries it out and records ``stopped``."""
+        job = self.get(project_id, job_id)
+        if not JobStatus(job.status).finished:
+            job.stop_requested = True
+            self.audit.record(user, "stop", "job", job_id, project_id=project_id)
+            self.session.commit()
+        return job

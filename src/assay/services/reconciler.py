@@ -1,0 +1,209 @@
+"""Moves jobs through their states by comparing SQL with the compute engine.
+
+One process at a time leads (a lease row renewed every tick), so several API replicas never
+submit a job twice. Statuses change only here, never because somebody read a job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import uuid
+
+from sqlalchemy.orm import Session
+
+from assay.compute import ComputeEngine, EngineStatus, EngineUnavailableError, JobSpec
+from assay.config import Settings
+from assay.jobs.document import SECRET_ENV, JobDocument
+from assay.jobs.run import read_document
+from assay.naming import engine_labels
+from assay.records import JobKind, JobRecord, JobStatus, UserRecord
+from assay.records.base import utcnow
+from assay.repositories.jobs import JobRepository, LeaseRepository
+from assay.repositories.secrets import SecretRepository
+from assay.security.secret_box import SecretBox
+from assay.services.cleanup import ObjectCleanupService
+from assay.services.datasets import GeneratedDataset, register_generated_dataset
+from assay.storage import ObjectStore, StorageError
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "reconciler"
+LEASE_TTL = dt.timedelta(seconds=15)
+SUBMIT_DEADLINE = dt.timedelta(minutes=10)
+LOST_REASON = "the compute engine no longer knows this job: the Ray cluster was restarted or lost it"
+PASSED_ENV = ("HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "NLTK_DATA", "CUDA_VISIBLE_DEVICES")
+REDACTED = "<REDACTED>"
+
+
+class Reconciler:
+    def __init__(
+        self, session: Session, store: ObjectStore, compute: ComputeEngine, settings: Settings, box: SecretBox
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.compute = compute
+        self.settings = settings
+        self.box = box
+        self.jobs = JobRepository(session)
+        self.cleanup = ObjectCleanupService(session, store)
+
+    @staticmethod
+    def holder_id() -> str:
+        return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def lead(self, holder: str) -> bool:
+        """Take or renew leadership; only the leader advances jobs."""
+        taken = LeaseRepository(self.session).try_take(LEASE_NAME, holder, utcnow(), LEASE_TTL)
+        self.session.commit()
+        return taken
+
+    def resign(self, holder: str) -> None:
+        """Give leadership up at shutdown so that another process takes over at once."""
+        LeaseRepository(self.session).release(LEASE_NAME, holder)
+        self.session.commit()
+
+    def tick(self) -> None:
+        for job_id in self.jobs.active_ids():
+            job = self.jobs.by_id(job_id)
+            if job is None:
+                continue
+            try:
+                self._advance(job)
+            except EngineUnavailableError as exc:
+                self.session.rollback()
+                log.warning("compute engine unavailable while advancing job %s: %s", job_id, exc)
+                return
+            except Exception:
+                self.session.rollback()
+                log.exception("advancing job %s failed; will retry", job_id)
+
+    def _advance(self, job: JobRecord) -> None:
+        if job.status == JobStatus.CREATED:
+            self._submit(job)
+            return
+        info = self.compute.info(str(job.id))
+        if info is None:
+            self._finish(job, JobStatus.FAILED, LOST_REASON)
+            return
+        if job.stop_requested and info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
+            self.compute.stop(str(job.id))
+        if info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
+            if info.status == EngineStatus.RUNNING and job.status != JobStatus.RUNNING:
+                job.status = JobStatus.RUNNING
+                job.started_at = info.started_at or utcnow()
+                self.session.commit()
+            return
+        self._store_logs(job)
+        if info.status == EngineStatus.SUCCEEDED:
+            try:
+                self._collect(job)
+            except (StorageError, KeyError, ValueError) as exc:
+                self._finish(job, JobStatus.FAILED, f"the job's results cannot be read: {exc}")
+                return
+            self._finish(job, JobStatus.SUCCEEDED, None)
+        elif info.status == EngineStatus.STOPPED:
+            self._finish(job, JobStatus.STOPPED, "stopped on request")
+        else:
+            self._finish(job, JobStatus.FAILED, self._redact(job, info.message or "the job failed"))
+
+    def _submit(self, job: JobRecord) -> None:
+        if job.stop_requested:
+            self._finish(job, JobStatus.STOPPED, "stopped before it started")
+            return
+        try:
+            self.compute.submit(self._spec(job))
+        except EngineUnavailableError as exc:
+            if utcnow() - job.created_at > SUBMIT_DEADLINE:
+                self._finish(job, JobStatus.FAILED, f"the compute engine could not accept the job: {exc}")
+                return
+            raise
+        job.status = JobStatus.PENDING
+        job.submitted_at = utcnow()
+        self.session.commit()
+
+    def _spec(self, job: JobRecord) -> JobSpec:
+        user = self.session.get(UserRecord, job.created_by) if job.created_by else None
+        env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+        env.update(self._storage_env())
+        env["PYTHONUNBUFFERED"] = "1"
+        secret = self._secret(job)
+        if secret is not None:
+            env[SECRET_ENV] = secret
+        labels = engine_labels(
+            self.settings.namespace, job.project_id, job.kind, job.engine_name, user.username if user else ""
+        )
+        if job.kind == JobKind.SCRIPT:
+            env.update(job.config.get("env", {}))
+            return JobSpec(
+                str(job.id), list(job.config["argv"]), env, labels, float(job.config.get("num_cpus", 1))
+            )
+        argv = [self.compute.python(), "-m", "assay.jobs.run", job.config_key]
+        return JobSpec(str(job.id), argv, env, labels, self.settings.job_cpus)
+
+    def _storage_env(self) -> dict[str, str]:
+        settings = self.settings
+        env = {"ASSAY_STORAGE_URL": settings.resolved_storage_url, "ASSAY_S3_REGION": settings.s3_region}
+        if settings.s3_endpoint_url:
+            env["ASSAY_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+        if settings.s3_access_key_id:
+            env["ASSAY_S3_ACCESS_KEY_ID"] = settings.s3_access_key_id
+        if settings.s3_secret_access_key:
+            env["ASSAY_S3_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key.get_secret_value()
+        return env
+
+    def _secret(self, job: JobRecord) -> str | None:
+        name = job.config.get("secret_key_name")
+        if not name:
+            return None
+        record = SecretRepository(self.session).get(job.project_id, str(name).strip().lower())
+        return self.box.open(record.ciphertext) if record else None
+
+    def _redact(self, job: JobRecord, text: str) -> str:
+        secret = self._secret(job)
+        return text.replace(secret, REDACTED) if secret else text
+
+    def _store_logs(self, job: JobRecord) -> None:
+        logs = self._redact(job, self.compute.logs(str(job.id)))
+        key = f"projects/{job.project_id}/jobs/{job.id}/logs.txt"
+        writer = self.store.open_writer(key, "text/plain; charset=utf-8")
+        writer.write(logs.encode())
+        writer.commit()
+        job.logs_key = key
+
+    def _collect(self, job: JobRecord) -> None:
+        if job.kind == JobKind.SCRIPT:
+            return
+        document: JobDocument = read_document(self.store, job.config_key)
+        with self.store.open_reader(document.summary_key) as reader:
+            job.summary = json.loads(reader.read())
+        output_key = document.output_parquet_key
+        if output_key is not None and job.output_prefix is not None:
+            dataset_id = uuid.UUID(job.output_prefix.rstrip("/").rsplit("/", 1)[-1])
+            register_generated_dataset(
+                self.session,
+                self.store,
+                GeneratedDataset(
+                    project_id=job.project_id,
+                    dataset_id=dataset_id,
+                    parquet_key=output_key,
+                    filename=f"{job.name}-predictions.parquet",
+                    run_id=job.id,
+                    generated_by=str(job.config.get("model", "")),
+                ),
+            )
+            job.output_dataset_id = dataset_id
+
+    def _finish(self, job: JobRecord, status: JobStatus, reason: str | None) -> None:
+        job.status = status
+        job.status_reason = reason
+        job.finished_at = utcnow()
+        cleanup_id = None
+        if status != JobStatus.SUCCEEDED and job.output_prefix:
+            cleanup_id = self.cleanup.schedule(job.output_prefix)
+        self.session.commit()
+        if cleanup_id is not None:
+            self.cleanup.run_one(cleanup_id)
+        log.info("job %s %s%s", job.id, status, f": {reason}" if reason else "")
