@@ -6,13 +6,25 @@ production deployments change them one variable at a time.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address; ``0.0.0.0`` and names of the machine are not."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -36,6 +48,16 @@ class Settings(BaseSettings):
     download_link_ttl_seconds: int = 3600
     default_project: str = "default"
     admin_username: str = "admin"
+    admin_password: SecretStr | None = Field(
+        default=None, description="password given to the admin on first start, if it has none"
+    )
+    auth: Literal["auto", "required"] = Field(
+        default="auto", description="auto: credentials are required unless the server listens on loopback"
+    )
+    session_ttl_seconds: int = 7 * 24 * 3600
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    max_file_bytes: int = 100 * GIB
     cleanup_interval_seconds: float = 60.0
 
     ray_address: str | None = None
@@ -57,6 +79,12 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def auth_required(self) -> bool:
+        """Embedded mode on loopback lets the local admin in without a login; anything
+        reachable from another machine needs credentials on every route but health."""
+        return self.auth == "required" or not is_loopback(self.host)
 
     @property
     def secret_key_file(self) -> Path:

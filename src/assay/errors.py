@@ -34,3 +34,19 @@ class TooLargeError(AssayError):
 
 class StorageUnavailableError(AssayError):
     """The object store failed; nothing was changed in SQL because of it."""
+
+
+class AuthenticationError(AssayError):
+    """No credentials where they are required, or credentials that are wrong, expired or revoked."""
+
+
+class PermissionDeniedError(AssayError):
+    """The caller may see the resource but the role they hold does not allow this action."""
+
+
+class TooManyRequestsError(AssayError):
+    """The caller tried too often; ``retry_after`` says how many seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -36,7 +36,7 @@ def test_script_job_runs_with_its_env_and_keeps_logs(client: TestClient) -> None
 
     native = client.get(f"{API}/projects/default/jobs/{job['id']}").json()
     assert native["project_id"] == "default"
-    assert native["metadata"]["assay.engine_name"] == "assay-default-hello"
+    assert native["metadata"]["assay.engine_name"] == f"assay-default-hello-{job['id'].replace('-', '')[:8]}"
 
 
 def test_failing_job_ends_failed_and_keeps_its_logs(client: TestClient) -> None:

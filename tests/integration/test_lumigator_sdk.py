@@ -1,4 +1,6 @@
-"""The published lumigator-sdk 0.1.4a0, unchanged, against a real ``assay serve`` process."""
+"""The published lumigator-sdk 0.1.4a0, unchanged, against a real ``assay serve`` process that
+requires credentials: the SDK authenticates with an API token in its host string
+(``user:token@host:port``), which ``requests`` sends as HTTP Basic."""
 
 from __future__ import annotations
 
@@ -7,12 +9,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+import requests
 from lumigator_schemas.datasets import DatasetFormat
 from lumigator_sdk.lumigator import LumigatorClient
 from lumigator_sdk.strict_schemas import SecretUploadRequest
+from pydantic import SecretStr
 
 from assay.config import Settings
 from assay.testing.servers import PostgresDatabase, free_port, wait_until
@@ -20,6 +26,8 @@ from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.slow
+ADMIN_PASSWORD = "admin password of the sdk server"
+SECRET = "sk-never-shown"
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -32,19 +40,41 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Server:
+    address: str
+    log: Path
+    sdk_host: str  # user:token@address, as LumigatorClient takes it
+    token: str
+
+
+def issue_sdk_token(address: str) -> tuple[str, str]:
+    """Log in as the admin, create a user who may edit the default project, and give it a token."""
+    with httpx.Client(base_url=f"http://{address}/api/v1") as admin:
+        login = admin.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert login.status_code == 200, login.text
+        assert admin.post("/users", json={"username": "sdk-user"}).status_code == 201
+        member = admin.put("/projects/default/members/sdk-user", json={"role": "editor"})
+        assert member.status_code == 201
+        token = admin.post("/users/sdk-user/tokens", json={"name": "lumigator-sdk"}).json()["token"]
+    return f"sdk-user:{token}@{address}", token
+
+
 @pytest.fixture(scope="module")
 def server(
     backend: Backend, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[str]:
+) -> Iterator[Server]:
     """A server process with its own database: it must not share one with the in-process app,
     whose reconciler would otherwise lead for jobs stored elsewhere."""
     database = PostgresDatabase().start() if backend.database == "postgresql" else None
-    overrides = {"database_url": database.url} if database else {}
+    overrides: dict[str, object] = {"auth": "required", "admin_password": SecretStr(ADMIN_PASSWORD)}
+    if database is not None:
+        overrides["database_url"] = database.url
     settings = make_settings(backend, tmp_path_factory.mktemp(f"sdk-{backend.id}"), request, **overrides)
     port = free_port()
     log = (settings.home / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port), "--log-level", "info"],
         env={**os.environ, **settings_env(settings)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -52,7 +82,8 @@ def server(
     host = f"127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(f"http://{host}/api/v1/health/").status_code == 200, 60, "assay serve")
-        yield host
+        sdk_host, token = issue_sdk_token(host)
+        yield Server(host, settings.home / "serve.log", sdk_host, token)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -60,8 +91,8 @@ def server(
             database.stop()
 
 
-def test_sdk_dataset_lifecycle(server: str) -> None:
-    client = LumigatorClient(server)
+def test_sdk_dataset_lifecycle(server: Server) -> None:
+    client = LumigatorClient(server.sdk_host)
     content = csv_bytes()
     created = client.datasets.create_dataset(io.BytesIO(content), DatasetFormat.JOB)
     assert created.size == len(content) and created.ground_truth
@@ -79,10 +110,10 @@ def test_sdk_dataset_lifecycle(server: str) -> None:
     assert created.id not in {item.id for item in client.datasets.get_datasets().items}
 
 
-def test_sdk_secrets_and_models(server: str) -> None:
-    client = LumigatorClient(server)
+def test_sdk_secrets_and_models(server: Server) -> None:
+    client = LumigatorClient(server.sdk_host)
     secrets = client.settings.secrets
-    assert secrets.upload_api_key(secrets.APIKey.OPENAI, "sk-never-shown")
+    assert secrets.upload_api_key(secrets.APIKey.OPENAI, SECRET)
     assert secrets.is_api_key_configured(secrets.APIKey.OPENAI)
     assert [key.name for key in secrets.list_api_keys()] == ["openai_api_key"]
     assert secrets.upload_secret("custom", SecretUploadRequest(value="v2", description="again"))
@@ -93,3 +124,22 @@ def test_sdk_secrets_and_models(server: str) -> None:
     models = client.models.get_suggested_models(["summarization"])
     assert models.total == len(models.items) > 0
     assert client.health.healthcheck().ok()
+
+
+def test_sdk_without_a_token_is_refused(server: Server) -> None:
+    anonymous = LumigatorClient(server.address)
+    assert anonymous.health.healthcheck().ok(), "health stays public for load balancers"
+    with pytest.raises(requests.HTTPError, match="401"):
+        anonymous.datasets.get_datasets()
+    wrong = LumigatorClient(f"sdk-user:assay_wrong@{server.address}")
+    with pytest.raises(requests.HTTPError, match="401"):
+        wrong.datasets.get_datasets()
+
+
+def test_server_log_never_shows_tokens_passwords_or_secrets(server: Server) -> None:
+    client = LumigatorClient(server.sdk_host)
+    assert client.settings.secrets.upload_secret("logged", SecretUploadRequest(value=SECRET, description="d"))
+    client.settings.secrets.list_secrets()
+    log = server.log.read_text()
+    assert "GET /api/v1/settings/secrets" in log, "the access log is on"
+    assert server.token not in log and ADMIN_PASSWORD not in log and SECRET not in log

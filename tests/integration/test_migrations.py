@@ -27,6 +27,11 @@ TABLES = {
     "workflows",
     "tracking_outbox",
     "tracking_links",
+    "audit_events",
+    "files",
+    "login_failures",
+    "project_members",
+    "tokens",
 }
 
 

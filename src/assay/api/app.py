@@ -8,12 +8,26 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
+from assay.api.deps import get_current_user
 from assay.api.errors import install_error_handlers
-from assay.api.routes import datasets, experiments, health, jobs, models, objects, secrets
+from assay.api.routes import (
+    audit,
+    auth,
+    datasets,
+    experiments,
+    files,
+    health,
+    jobs,
+    models,
+    objects,
+    projects,
+    secrets,
+    users,
+)
 from assay.background import start_duties
 from assay.config import Settings
 from assay.db.migrate import upgrade
@@ -70,29 +84,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
+    # Public: health (load balancers), login and logout, and signed links, whose signature is
+    # their credential (as with a presigned S3 URL).
     app.include_router(health.router, prefix=f"{API}/health", tags=["health"])
-    app.include_router(datasets.lumigator_router, prefix=f"{API}/datasets", tags=["datasets"])
-    app.include_router(
-        datasets.project_router, prefix=f"{API}/projects/{{project}}/datasets", tags=["datasets (projects)"]
-    )
-    app.include_router(jobs.lumigator_router, prefix=f"{API}/jobs", tags=["jobs"])
-    app.include_router(
-        jobs.project_router, prefix=f"{API}/projects/{{project}}/jobs", tags=["jobs (projects)"]
-    )
-    app.include_router(experiments.lumigator_experiments, prefix=f"{API}/experiments", tags=["experiments"])
-    app.include_router(
-        experiments.project_experiments,
-        prefix=f"{API}/projects/{{project}}/experiments",
-        tags=["experiments (projects)"],
-    )
-    app.include_router(experiments.lumigator_workflows, prefix=f"{API}/workflows", tags=["workflows"])
-    app.include_router(
-        experiments.project_workflows,
-        prefix=f"{API}/projects/{{project}}/workflows",
-        tags=["workflows (projects)"],
-    )
-    app.include_router(models.router, prefix=f"{API}/models", tags=["models"])
-    app.include_router(secrets.router, prefix=f"{API}/settings/secrets", tags=["secrets"])
+    app.include_router(auth.router, prefix=f"{API}/auth", tags=["auth"])
     app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"])
+    # Everything else has a caller: 401 without credentials where the server requires them.
+    signed_in = [Depends(get_current_user)]
+    for router, path, tag in (
+        (datasets.lumigator_router, "/datasets", "datasets"),
+        (jobs.lumigator_router, "/jobs", "jobs"),
+        (experiments.lumigator_experiments, "/experiments", "experiments"),
+        (experiments.lumigator_workflows, "/workflows", "workflows"),
+        (models.router, "/models", "models"),
+        (secrets.lumigator_router, "/settings/secrets", "secrets"),
+        (projects.router, "/projects", "projects"),
+        (datasets.project_router, "/projects/{project}/datasets", "datasets (projects)"),
+        (jobs.project_router, "/projects/{project}/jobs", "jobs (projects)"),
+        (experiments.project_experiments, "/projects/{project}/experiments", "experiments (projects)"),
+        (experiments.project_workflows, "/projects/{project}/workflows", "workflows (projects)"),
+        (files.router, "/projects/{project}/files", "files"),
+        (secrets.project_router, "/projects/{project}/secrets", "secrets (projects)"),
+        (audit.project_router, "/projects/{project}/audit", "audit"),
+        (audit.admin_router, "/audit", "audit"),
+        (users.router, "/users", "users"),
+    ):
+        app.include_router(router, prefix=API + path, tags=[tag], dependencies=signed_in)
     app.add_middleware(StripTrailingSlash)
     return app

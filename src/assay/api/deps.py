@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
-from assay.records import ProjectRecord, UserRecord
+from assay.api.credentials import read_credentials
+from assay.records import ProjectRecord, Role, UserRecord
 from assay.runtime import Runtime
+from assay.services.audit import AuditTrail
+from assay.services.auth import Authenticator
 from assay.services.catalog import ModelCatalog
 from assay.services.comparison import ComparisonService
 from assay.services.datasets import DatasetService
 from assay.services.experiments import ExperimentService, WorkflowService
+from assay.services.files import FileService
 from assay.services.health import HealthService
 from assay.services.jobs import JobService
-from assay.services.projects import ProjectAccess
+from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
-from assay.services.users import LocalUserResolver
+from assay.services.users import UserService, require_admin
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -37,32 +42,68 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_user(session: SessionDep, runtime: RuntimeDep) -> UserRecord:
-    return LocalUserResolver(session, runtime.settings.admin_username).current()
+def get_current_user(request: Request, session: SessionDep, runtime: RuntimeDep) -> UserRecord:
+    """The caller, from their token, HTTP Basic credentials or session cookie (401 when they
+    are wrong, or missing where the server requires them)."""
+    return Authenticator(session, runtime.settings).authenticate(read_credentials(request))
 
 
 CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
 
 
-def get_default_project(
-    session: SessionDep,
-    runtime: RuntimeDep,
-    user: CurrentUser,
-    x_assay_project: Annotated[str | None, Header(description="Project to act on (default: yours)")] = None,
-) -> ProjectRecord:
-    """For Lumigator-compatible routes: the caller's default project, or ``X-Assay-Project``."""
-    return ProjectAccess(session, runtime.settings.default_project).resolve(user, x_assay_project)
+def get_admin(user: CurrentUser) -> UserRecord:
+    require_admin(user)
+    return user
 
 
-def get_path_project(
-    project: str, session: SessionDep, runtime: RuntimeDep, user: CurrentUser
-) -> ProjectRecord:
-    """For native routes: the project named in the path."""
-    return ProjectAccess(session, runtime.settings.default_project).resolve(user, project)
+AdminUser = Annotated[UserRecord, Depends(get_admin)]
 
 
+def get_project_access(session: SessionDep, runtime: RuntimeDep) -> ProjectAccess:
+    return ProjectAccess(session, runtime.settings.default_project)
+
+
+ProjectAccessDep = Annotated[ProjectAccess, Depends(get_project_access)]
+ProjectResolver = Callable[[Role], Callable[..., ProjectRecord]]
+
+
+@functools.cache
+def default_project(role: Role) -> Callable[..., ProjectRecord]:
+    """For Lumigator-compatible routes: the caller's default project, or ``X-Assay-Project``,
+    if the caller holds ``role`` in it. One function per role, so FastAPI runs it once."""
+
+    def resolve_default_project(
+        user: CurrentUser,
+        access: ProjectAccessDep,
+        x_assay_project: Annotated[
+            str | None, Header(description="Project to act on (default: the caller's default project)")
+        ] = None,
+    ) -> ProjectRecord:
+        return access.resolve(user, x_assay_project, role)
+
+    return resolve_default_project
+
+
+@functools.cache
+def path_project(role: Role) -> Callable[..., ProjectRecord]:
+    """For native routes: the project named in the path, if the caller holds ``role`` in it."""
+
+    def resolve_path_project(
+        project: Annotated[str, Path(description="Project id (slug)")],
+        user: CurrentUser,
+        access: ProjectAccessDep,
+    ) -> ProjectRecord:
+        return access.require(user, project, role)
+
+    return resolve_path_project
+
+
+get_default_project = default_project(Role.VIEWER)
+get_path_project = path_project(Role.VIEWER)
 DefaultProject = Annotated[ProjectRecord, Depends(get_default_project)]
 PathProject = Annotated[ProjectRecord, Depends(get_path_project)]
+EditorProject = Annotated[ProjectRecord, Depends(path_project(Role.EDITOR))]
+OwnerProject = Annotated[ProjectRecord, Depends(path_project(Role.OWNER))]
 
 
 def get_dataset_service(session: SessionDep, runtime: RuntimeDep) -> DatasetService:
@@ -95,6 +136,26 @@ def get_comparison_service(session: SessionDep, runtime: RuntimeDep) -> Comparis
     )
 
 
+def get_authenticator(session: SessionDep, runtime: RuntimeDep) -> Authenticator:
+    return Authenticator(session, runtime.settings)
+
+
+def get_user_service(session: SessionDep, runtime: RuntimeDep) -> UserService:
+    return UserService(session, runtime.settings)
+
+
+def get_project_service(session: SessionDep, runtime: RuntimeDep) -> ProjectService:
+    return ProjectService(session, runtime.store, runtime.settings)
+
+
+def get_file_service(session: SessionDep, runtime: RuntimeDep) -> FileService:
+    return FileService(session, runtime.store, runtime.settings)
+
+
+def get_audit_trail(session: SessionDep) -> AuditTrail:
+    return AuditTrail(session)
+
+
 def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
@@ -106,4 +167,9 @@ JobServiceDep = Annotated[JobService, Depends(get_job_service)]
 ExperimentServiceDep = Annotated[ExperimentService, Depends(get_experiment_service)]
 WorkflowServiceDep = Annotated[WorkflowService, Depends(get_workflow_service)]
 ComparisonServiceDep = Annotated[ComparisonService, Depends(get_comparison_service)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
+FileServiceDep = Annotated[FileService, Depends(get_file_service)]
+AuditTrailDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]

@@ -16,7 +16,13 @@ STATUS_BY_ERROR: dict[type[errors.AssayError], int] = {
     errors.ConflictError: 409,
     errors.TooLargeError: 413,
     errors.StorageUnavailableError: 503,
+    errors.AuthenticationError: 401,
+    errors.PermissionDeniedError: 403,
+    errors.TooManyRequestsError: 429,
 }
+# Bearer only: a Basic challenge would make browsers open their own login dialog over the web
+# UI. Clients that send Basic credentials (``user:token@host`` URLs) send them unasked.
+AUTH_CHALLENGE = 'Bearer realm="assay"'
 
 
 def status_for(error: errors.AssayError) -> int:
@@ -26,12 +32,21 @@ def status_for(error: errors.AssayError) -> int:
     return 500
 
 
+def headers_for(error: errors.AssayError) -> dict[str, str] | None:
+    """The headers HTTP requires with some statuses (RFC 9110: 401 carries a challenge)."""
+    if isinstance(error, errors.AuthenticationError):
+        return {"WWW-Authenticate": AUTH_CHALLENGE}
+    if isinstance(error, errors.TooManyRequestsError):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 async def _handle_assay_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.AssayError)
     body: dict[str, object] = {"detail": exc.message}
     if exc.field is not None:
         body["field"] = exc.field
-    return JSONResponse(status_code=status_for(exc), content=body)
+    return JSONResponse(status_code=status_for(exc), content=body, headers=headers_for(exc))
 
 
 async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:

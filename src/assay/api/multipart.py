@@ -14,12 +14,16 @@ from starlette.requests import Request
 
 from assay.errors import InvalidInputError
 
-BLOCK_SIZE = 4 * 1024 * 1024
+# The file part is handed on in blocks of at least this size (S3's smallest part): each
+# becomes one part of an S3 multipart upload and one batch of the table parser as it is,
+# without further copies.
+BLOCK_SIZE = 5 * 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 
 
 class MultipartUpload:
-    """One file field of a multipart body plus its small text fields (``UploadSource``)."""
+    """One file field of a multipart body plus its small text fields (``UploadSource``); the
+    file part's name and declared ``Content-Type`` are known once ``open`` returns."""
 
     def __init__(self, stream: AsyncIterator[bytes], boundary: bytes, file_field: str) -> None:
         self._stream = stream
@@ -31,11 +35,13 @@ class MultipartUpload:
         self._part_name: str | None = None
         self._in_file = False
         self._field_buffer = bytearray()
-        self._file_buffer = bytearray()
+        self._file_pieces: list[bytes | memoryview] = []
+        self._file_pending = 0
         self._file_done = False
         self._body_done = False
         self._fields: dict[str, str] = {}
         self.filename: str = ""
+        self.content_type: str = ""
 
     @classmethod
     async def open(cls, request: Request, file_field: str) -> MultipartUpload:
@@ -77,10 +83,19 @@ class MultipartUpload:
         self._in_file = self._part_name == self._file_field and filename is not None and not self.filename
         if self._in_file:
             self.filename = (filename or b"").decode("utf-8", "replace") or "upload"
+            self.content_type = self._headers.get(b"content-type", b"").decode("latin-1").strip()
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
-            self._file_buffer += data[start:end]
+            if end <= start:
+                return
+            if type(data) is not bytes:
+                self._file_pieces.append(bytes(data[start:end]))
+            elif start == 0 and end == len(data):
+                self._file_pieces.append(data)
+            else:
+                self._file_pieces.append(memoryview(data)[start:end])
+            self._file_pending += end - start
             return
         if len(self._field_buffer) + end - start > MAX_FIELD_BYTES:
             raise InvalidInputError(f"form field '{self._part_name}' is too long", field=self._part_name)
@@ -104,14 +119,19 @@ class MultipartUpload:
         else:
             self._body_done = True
 
+    def _take_block(self) -> bytes:
+        """The file bytes received so far, joined into one block (the only copy they get:
+        the pieces are views of the request's own chunks)."""
+        block = b"".join(self._file_pieces)
+        self._file_pieces.clear()
+        self._file_pending = 0
+        return block
+
     async def chunks(self) -> AsyncIterator[bytes]:
         while True:
-            if len(self._file_buffer) >= BLOCK_SIZE or (
-                self._file_buffer and (self._file_done or self._body_done)
-            ):
-                block = bytes(self._file_buffer)
-                self._file_buffer.clear()
-                yield block
+            ended = self._file_done or self._body_done
+            if self._file_pending >= BLOCK_SIZE or (self._file_pending and ended):
+                yield self._take_block()
                 continue
             if self._file_done:
                 return
@@ -123,5 +143,6 @@ class MultipartUpload:
         """Every text field; reads the rest of the body (fields may follow the file)."""
         while not self._body_done:
             await self._read_more()
-        self._file_buffer.clear()
+        self._file_pieces.clear()
+        self._file_pending = 0
         return dict(self._fields)

@@ -1,4 +1,5 @@
-"""``assay serve`` runs the API; ``assay db upgrade`` applies migrations."""
+"""``assay serve`` runs the API; ``assay db upgrade`` applies migrations; ``assay users``
+manages accounts and tokens."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.users import users_app
 from assay.config import Settings
 
 app = typer.Typer(help="Assay: evaluate, compare and serve ML models.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 
 
 @app.command()

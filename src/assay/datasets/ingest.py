@@ -13,9 +13,10 @@ import csv
 import io
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +31,15 @@ from assay.storage.base import ObjectWriter
 REQUIRED_COLUMN = "examples"
 GROUND_TRUTH_COLUMN = "ground_truth"
 TEXT_COLUMNS = (REQUIRED_COLUMN, GROUND_TRUTH_COLUMN)
-BLOCK_SIZE = 4 * 1024 * 1024
+# What a parser asks its source for at a time: more than one block of the upload pipe, so
+# that each read hands over a whole block without copying it (one Arrow batch per block).
+READ_SIZE = 16 * 1024 * 1024
+# The CSV header row must lie within the first HEAD_SIZE bytes.
+HEAD_SIZE = 1024 * 1024
+# How many reads Arrow may make ahead of the batches the Parquet writer is done with: at
+# least 2, as Arrow reads one block past the one it parses (to learn whether it is the last).
+READ_WINDOW = 2
+STALL_SECONDS = 0.2
 MAX_ERROR_TEXT = 300
 
 
@@ -67,49 +76,145 @@ def _as_text_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _blank_count(array: pa.Array) -> int:
-    blank = pc.or_kleene(pc.is_null(array), pc.equal(pc.utf8_trim_whitespace(array), ""))
-    return int(pc.sum(pc.cast(pc.fill_null(blank, True), pa.int64())).as_py() or 0)
+    """Values that are missing, empty or only whitespace. (Comparing with a Python ``""``
+    would make pyarrow import pandas, some 30 MB, just to rule out that it is a pandas
+    object.)"""
+    filled = pc.and_(pc.cast(pc.binary_length(array), pa.bool_()), pc.invert(pc.utf8_is_space(array)))
+    return len(array) - int(pc.sum(filled).as_py() or 0)
 
 
-class _ReplayReader(io.RawIOBase):
-    """Yields ``head`` first, then the rest of ``source``: lets us peek at the CSV header."""
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
-    def __init__(self, head: bytes, source: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._source = source
+
+class _Reader(io.RawIOBase):
+    """A raw binary file defined by ``read``, which Arrow calls: the bytes it returns are
+    used as they are, without the copy that ``readinto`` would make."""
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int | None = -1) -> bytes:
+        raise NotImplementedError
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        if self._head:
-            count = min(len(view), len(self._head))
-            view[:count] = self._head[:count]
-            self._head = self._head[count:]
-            return count
-        return self._source.readinto(view)  # type: ignore[attr-defined,no-any-return]
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
 
 
-class _Utf8CheckingReader(io.RawIOBase):
+class _ReplayReader(_Reader):
+    """Yields ``head`` first, then the rest of ``source``: lets us peek at the CSV header."""
+
+    def __init__(self, head: bytes, source: _Readable) -> None:
+        self._head = head
+        self._source = source
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self._head:
+            return self._source.read(-1 if size is None else size)
+        if size is not None and 0 <= size < len(self._head):
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        data, self._head = self._head, b""
+        return data + self._source.read() if size is None or size < 0 else data
+
+
+class _Utf8CheckingReader(_Reader):
     """Passes bytes through, failing on the first byte that is not valid UTF-8."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: _Readable) -> None:
         self._source = source
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._offset = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count: int = self._source.readinto(buffer)  # type: ignore[attr-defined]
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._source.read(-1 if size is None else size)
         try:
-            self._decoder.decode(bytes(memoryview(buffer)[:count]), final=count == 0)
+            self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
             raise _invalid(f"file is not UTF-8 text (byte {self._offset + exc.start})") from exc
-        self._offset += count
-        return count
+        self._offset += len(data)
+        return data
+
+
+class _PacedReader(_Reader):
+    """Keeps an Arrow streaming reader at most ``window`` reads ahead of the batches taken
+    from it. Arrow reads ahead on a thread of its own, up to 32 blocks, however slowly its
+    batches are consumed (here: compressed to Parquet), and every block it holds is memory.
+
+    Each read makes about one batch. Take the batches through ``batches``: each batch the
+    consumer is done with allows one more read. Should the reader need more reads than that
+    for the batch the consumer waits for (a row longer than ``window`` reads), it gets one
+    more read every ``STALL_SECONDS`` until that batch comes.
+    """
+
+    def __init__(self, source: _Readable, window: int = READ_WINDOW) -> None:
+        self._source = source
+        self._window = window
+        self._reads = 0
+        self._batches_done = 0
+        self._stall_reads = 0
+        # Opening the reader already waits for its first batch.
+        self._consumer_waiting = True
+        self._finished = False
+        self._changed = threading.Condition()
+
+    def _may_read(self) -> bool:
+        return self._finished or self._reads < self._batches_done + self._window + self._stall_reads
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self._changed:
+            stalled_since: float | None = None
+            while not self._may_read():
+                if not self._consumer_waiting:
+                    stalled_since = None
+                    self._changed.wait()
+                    continue
+                now = time.monotonic()
+                stalled_since = now if stalled_since is None else stalled_since
+                if now - stalled_since >= STALL_SECONDS:
+                    self._stall_reads += 1
+                else:
+                    self._changed.wait(stalled_since + STALL_SECONDS - now)
+            self._reads += 1
+        return self._source.read(-1 if size is None else size)
+
+    def _set_waiting(self, waiting: bool) -> None:
+        with self._changed:
+            self._consumer_waiting = waiting
+            if not waiting:
+                self._stall_reads = 0
+            self._changed.notify_all()
+
+    def batches(self, reader: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                self._set_waiting(True)
+                try:
+                    batch = next(reader, None)
+                finally:
+                    self._set_waiting(False)
+                if batch is None:
+                    return
+                yield batch
+                with self._changed:
+                    self._batches_done += 1
+                    self._changed.notify_all()
+        finally:
+            with self._changed:
+                self._finished = True
+                self._changed.notify_all()
+
+
+def _read_head(source: BinaryIO) -> bytes:
+    """The start of ``source``: at least ``HEAD_SIZE`` bytes (or the whole of a smaller file),
+    in whole reads, so that the parser's later reads stay aligned with the pipe's blocks."""
+    head = source.read(READ_SIZE)
+    while head and len(head) < HEAD_SIZE and (more := source.read(READ_SIZE)):
+        head += more
+    return head
 
 
 def _csv_header(head: bytes) -> list[str]:
@@ -130,38 +235,37 @@ def _csv_header(head: bytes) -> list[str]:
 
 
 def _csv_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
-    head = source.read(BLOCK_SIZE)
+    head = _read_head(source)
     if not head:
         raise _invalid("file is empty")
     names = _csv_header(head)
     _check_columns(names)
+    paced = _PacedReader(_ReplayReader(head, source))
     reader = pa_csv.open_csv(
-        _ReplayReader(head, source),
-        read_options=pa_csv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True),
+        paced,
+        read_options=pa_csv.ReadOptions(block_size=READ_SIZE, use_threads=True),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in names}, check_utf8=True, strings_can_be_null=False
         ),
     )
-    yield from reader
+    yield from paced.batches(reader)
 
 
 def _jsonl_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
-    head = source.read(BLOCK_SIZE)
+    head = _read_head(source)
     if not head.strip():
         raise _invalid("file is empty")
-    reader = pa_json.open_json(
-        _Utf8CheckingReader(_ReplayReader(head, source)),  # type: ignore[arg-type]
-        read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE),
-    )
-    for batch in reader:
+    paced = _PacedReader(_Utf8CheckingReader(_ReplayReader(head, source)))
+    reader = pa_json.open_json(paced, read_options=pa_json.ReadOptions(block_size=READ_SIZE))
+    for batch in paced.batches(reader):
         _check_columns(batch.schema.names)
         yield batch
 
 
 def _parquet_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
     with tempfile.TemporaryFile() as spool:
-        while chunk := source.read(BLOCK_SIZE):
+        while chunk := source.read(READ_SIZE):
             spool.write(chunk)
         if spool.tell() == 0:
             raise _invalid("file is empty")
@@ -241,16 +345,17 @@ class TableIngest:
 
     def _run(self) -> None:
         try:
-            self._result = convert_table(self._format, io.BufferedReader(self._pipe, BLOCK_SIZE), self._sink)
+            self._result = convert_table(self._format, cast(BinaryIO, self._pipe), self._sink)
         except BaseException as exc:
             self._error = exc
         finally:
             self._pipe.close_reader()
 
     def feed(self, block: bytes) -> None:
-        """Hand one block to the parser; raises the parser's error if it already stopped."""
+        """Hand one block to the parser (by reference when it is ``bytes``); raises the
+        parser's error if it already stopped."""
         try:
-            self._pipe.put(block)
+            self._pipe.put(block if type(block) is bytes else bytes(block))
         except PipeClosedError:
             self._thread.join()
             self._raise_error()

@@ -45,7 +45,7 @@ def build_config(document: JobDocument) -> InferenceConfig:
             "system_prompt": job.system_prompt,
             "generation": generation,
             "max_samples": document.max_samples if document.max_samples > 0 else None,
-            "annotate": job.job_type == "annotate",
+            "annotate": isinstance(job, JobAnnotateConfig),
             "http": {"concurrency": job.max_concurrency},
             "hf": {"batch_size": document.batch_size},
             "mock": {"reply": job.model} if job.provider == "mock" else {},

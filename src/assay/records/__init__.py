@@ -1,28 +1,41 @@
 """SQLAlchemy mappings: the shape of every table. Changed only together with a migration."""
 
+from assay.records.audit import AuditEventRecord
 from assay.records.base import Base
 from assay.records.dataset import DatasetRecord
 from assay.records.experiment import ExperimentRecord, WorkflowRecord, WorkflowStatus
+from assay.records.file import FileFolder, FileRecord
 from assay.records.job import JobKind, JobRecord, JobStatus
 from assay.records.lease import LeaseRecord
+from assay.records.login_failure import LoginFailureRecord
+from assay.records.member import MemberRecord, Role
 from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord
+from assay.records.token import TokenKind, TokenRecord
 from assay.records.tracking import OutboxState, TrackingLinkRecord, TrackingOutboxRecord
 from assay.records.user import UserRecord
 
 __all__ = [
+    "AuditEventRecord",
     "Base",
     "DatasetRecord",
     "ExperimentRecord",
+    "FileFolder",
+    "FileRecord",
     "JobKind",
     "JobRecord",
     "JobStatus",
     "LeaseRecord",
+    "LoginFailureRecord",
+    "MemberRecord",
     "ObjectCleanupRecord",
     "OutboxState",
     "ProjectRecord",
+    "Role",
     "SecretRecord",
+    "TokenKind",
+    "TokenRecord",
     "TrackingLinkRecord",
     "TrackingOutboxRecord",
     "UserRecord",

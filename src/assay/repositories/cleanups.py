@@ -18,6 +18,11 @@ class CleanupRepository(Repository[ObjectCleanupRecord]):
     def get(self, cleanup_id: int) -> ObjectCleanupRecord | None:
         return self.session.get(ObjectCleanupRecord, cleanup_id)
 
+    def pending(self, prefix: str) -> bool:
+        """True while a removal of exactly ``prefix`` has not been carried out."""
+        query = select(ObjectCleanupRecord.id).where(ObjectCleanupRecord.prefix == prefix).limit(1)
+        return self.session.scalar(query) is not None
+
     def due(self, now: dt.datetime, limit: int) -> Sequence[ObjectCleanupRecord]:
         query = (
             select(ObjectCleanupRecord)

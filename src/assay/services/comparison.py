@@ -116,7 +116,7 @@ class ComparisonService:
         ready = [workflow for workflow in comparison.workflows if workflow.scores_key]
         tables = {workflow.workflow_id: self._read(workflow.scores_key) for workflow in ready}
         count = min((len(rows) for rows in tables.values()), default=0)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for index in range(count):
             first = next(iter(tables.values()))[index]
             outputs = {

@@ -24,12 +24,13 @@ from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, 
 from assay.datasets.ingest import TableIngest, summarize_parquet
 from assay.datasets.preview import read_rows
 from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
-from assay.records import DatasetRecord
+from assay.records import DatasetRecord, UserRecord
 from assay.records.base import utcnow
 from assay.repositories.cleanups import CleanupRepository
 from assay.repositories.datasets import DatasetRepository
 from assay.schemas.datasets import DatasetOptions, DatasetRows
 from assay.security.links import LinkSigner
+from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.storage import ObjectStore, ObjectWriter, StorageError
 
@@ -71,10 +72,9 @@ class DatasetService:
         self.signer = signer
         self.datasets = DatasetRepository(session)
         self.cleanups = CleanupRepository(session)
+        self.audit = AuditTrail(session)
 
-    async def create(
-        self, project_id: str, upload: UploadSource, created_by: uuid.UUID | None
-    ) -> DatasetRecord:
+    async def create(self, project_id: str, upload: UploadSource, actor: UserRecord | None) -> DatasetRecord:
         named_format = detect_format(upload.filename)
         chunks = upload.chunks()
         first_block = await anext(chunks, b"")
@@ -111,9 +111,9 @@ class DatasetService:
                 run_id=options.run_id,
                 generated=options.generated,
                 generated_by=options.generated_by,
-                created_by=created_by,
+                created_by=actor.id if actor is not None else None,
             )
-            await _in_thread(lambda: self._save(record, lease_id))
+            await _in_thread(lambda: self._save(record, lease_id, actor))
             return record
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
@@ -145,11 +145,14 @@ class DatasetService:
         self.session.commit()
         return lease.id
 
-    def _save(self, record: DatasetRecord, lease_id: int) -> None:
+    def _save(self, record: DatasetRecord, lease_id: int, actor: UserRecord | None) -> None:
         self.datasets.add(record)
         lease = self.cleanups.get(lease_id)
         if lease is not None:
             self.cleanups.delete(lease)
+        self.audit.record(
+            actor, "create", "dataset", record.id, project_id=record.project_id, filename=record.filename
+        )
         self.session.commit()
 
     def _discard(self, ingest: TableIngest, writers: Sequence[ObjectWriter], lease_id: int) -> None:
@@ -173,10 +176,13 @@ class DatasetService:
     def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
         return self.datasets.list_page(project_id, skip, limit)
 
-    def delete(self, project_id: str, dataset_id: uuid.UUID) -> None:
+    def delete(self, project_id: str, dataset_id: uuid.UUID, actor: UserRecord) -> None:
         record = self.get(project_id, dataset_id)
         cleanup = self.cleanups.schedule(dataset_prefix(project_id, dataset_id), utcnow())
         self.datasets.delete(record)
+        self.audit.record(
+            actor, "delete", "dataset", dataset_id, project_id=project_id, filename=record.filename
+        )
         self.session.commit()
         ObjectCleanupService(self.session, self.store).run_one(cleanup.id)
 

@@ -22,6 +22,7 @@ from assay.repositories.experiments import ExperimentRepository, WorkflowReposit
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.experiments import ExperimentCreate, WorkflowCreateRequest
+from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import dataset_prefix
 from assay.services.jobs import job_prefix
@@ -61,6 +62,7 @@ class ExperimentService:
         )
         self.experiments.add(experiment)
         WorkflowTracking(self.session).experiment_created(experiment)
+        AuditTrail(self.session).record(user, "create", "experiment", experiment.id, project_id=project_id)
         self.session.commit()
         return ExperimentView(experiment, [])
 
@@ -80,11 +82,14 @@ class ExperimentService:
         grouped = self.workflows.for_experiments([experiment.id for experiment in experiments])
         return [ExperimentView(experiment, grouped[experiment.id]) for experiment in experiments], total
 
-    def delete(self, project_id: str, experiment_id: uuid.UUID, force: bool) -> None:
+    def delete(self, project_id: str, experiment_id: uuid.UUID, force: bool, user: UserRecord) -> None:
         view = self.get(project_id, experiment_id)
         for workflow in view.workflows:
-            WorkflowService(self.session, self.store, self.compute).delete(project_id, workflow.id, force)
+            WorkflowService(self.session, self.store, self.compute).delete(
+                project_id, workflow.id, force, user
+            )
         WorkflowTracking(self.session).experiment_deleted(view.experiment)
+        AuditTrail(self.session).record(user, "delete", "experiment", experiment_id, project_id=project_id)
         self.experiments.delete(view.experiment)
         self.session.commit()
 
@@ -128,6 +133,7 @@ class WorkflowService:
         )
         self.workflows.add(workflow)
         WorkflowTracking(self.session).workflow_created(workflow)
+        AuditTrail(self.session).record(user, "run", "workflow", workflow.id, project_id=project_id)
         self.session.commit()
         return workflow
 
@@ -181,7 +187,7 @@ class WorkflowService:
         self.session.commit()
         return workflow
 
-    def delete(self, project_id: str, workflow_id: uuid.UUID, force: bool) -> None:
+    def delete(self, project_id: str, workflow_id: uuid.UUID, force: bool, user: UserRecord) -> None:
         """Delete the workflow, its jobs, their objects and the datasets they produced."""
         workflow = self.require(project_id, workflow_id)
         running = not WorkflowStatus(workflow.status).finished
@@ -203,6 +209,7 @@ class WorkflowService:
             if output is not None:
                 cleanups.append(self.cleanup.schedule(dataset_prefix(project_id, output.id)))
         WorkflowTracking(self.session).workflow_deleted(workflow, [job.id for job in jobs])
+        AuditTrail(self.session).record(user, "delete", "workflow", workflow_id, project_id=project_id)
         self.workflows.delete(workflow)
         for job in jobs:
             output = datasets.get(project_id, job.output_dataset_id) if job.output_dataset_id else None

@@ -25,6 +25,7 @@ from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.jobs import JobConfig, JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
 from assay.security.links import LinkSigner
+from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import dataset_prefix
 from assay.storage import ObjectStore, StorageError
@@ -55,6 +56,7 @@ class JobService:
         self.datasets = DatasetRepository(session)
         self.secrets = SecretRepository(session)
         self.cleanup = ObjectCleanupService(session, store)
+        self.audit = AuditTrail(session)
 
     def create(
         self,
@@ -109,7 +111,9 @@ class JobService:
                 config_key=f"{prefix}config.json",
                 results_prefix=document.results_prefix,
                 output_prefix=document.output_dataset_prefix,
-                engine_name=engine_name(self.settings.namespace, project_id, request.name),
+                engine_name=engine_name(
+                    self.settings.namespace, project_id, f"{request.name}-{job_id.hex[:8]}"
+                ),
                 dataset_id=dataset.id if dataset else None,
                 created_by=user.id if user else None,
             )
@@ -117,6 +121,7 @@ class JobService:
             if on_created is not None:
                 on_created(record)
             self.cleanup.release(lease_id)
+            self.audit.record(user, "run", "job", job_id, project_id=project_id, kind=config.job_type)
             self.session.commit()
         except StorageError as exc:
             self.cleanup.abandon(lease_id)
@@ -209,11 +214,12 @@ class JobService:
             )
         return dataset
 
-    def stop(self, project_id: str, job_id: uuid.UUID) -> JobRecord:
+    def stop(self, project_id: str, job_id: uuid.UUID, user: UserRecord) -> JobRecord:
         """Ask for a stop; the reconciler carries it out and records ``stopped``."""
         job = self.get(project_id, job_id)
         if not JobStatus(job.status).finished:
             job.stop_requested = True
+            self.audit.record(user, "stop", "job", job_id, project_id=project_id)
             self.session.commit()
         return job
 

@@ -101,8 +101,9 @@ class Reconciler:
                 job.started_at = info.started_at or utcnow()
                 self.session.commit()
             return
+        logs = self.compute.logs(str(job.id))
         job.started_at = job.started_at or info.started_at
-        self._store_logs(job)
+        self._store_logs(job, logs)
         if info.status == EngineStatus.SUCCEEDED:
             try:
                 self._collect(job)
@@ -167,8 +168,10 @@ class Reconciler:
         secret = self._secret(job)
         return text.replace(secret, REDACTED) if secret else text
 
-    def _store_logs(self, job: JobRecord) -> None:
-        logs = self._redact(job, self.compute.logs(str(job.id)))
+    def _store_logs(self, job: JobRecord, logs: str) -> None:
+        """Keep the logs after the engine forgets the job; fetched before any row changes, so
+        that no write transaction waits on the engine."""
+        logs = self._redact(job, logs)
         key = f"projects/{job.project_id}/jobs/{job.id}/logs.txt"
         writer = self.store.open_writer(key, "text/plain; charset=utf-8")
         writer.write(logs.encode())

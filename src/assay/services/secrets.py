@@ -7,10 +7,11 @@ import re
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidInputError, NotFoundError
-from assay.records import SecretRecord
+from assay.records import SecretRecord, UserRecord
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.secrets import SecretGetRequest, SecretUploadRequest
 from assay.security.secret_box import SecretBox
+from assay.services.audit import AuditTrail
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,254}$")
 
@@ -31,11 +32,12 @@ class SecretService:
         self.session = session
         self.secrets = SecretRepository(session)
         self.box = box
+        self.audit = AuditTrail(session)
 
     def list_names(self, project_id: str) -> list[SecretGetRequest]:
         return [SecretGetRequest.model_validate(item) for item in self.secrets.list_for_project(project_id)]
 
-    def put(self, project_id: str, name: str, upload: SecretUploadRequest) -> bool:
+    def put(self, project_id: str, name: str, upload: SecretUploadRequest, actor: UserRecord) -> bool:
         """Store or replace a secret; returns True when it did not exist before."""
         name = normalize_name(name)
         existing = self.secrets.get(project_id, name)
@@ -49,14 +51,17 @@ class SecretService:
         else:
             existing.description = upload.description
             existing.ciphertext = ciphertext
+        action = "create" if existing is None else "update"
+        self.audit.record(actor, action, "secret", name, project_id=project_id)
         self.session.commit()
         return existing is None
 
-    def delete(self, project_id: str, name: str) -> None:
+    def delete(self, project_id: str, name: str, actor: UserRecord) -> None:
         secret = self.secrets.get(project_id, normalize_name(name))
         if secret is None:
             raise NotFoundError(f"secret {name!r} not found", field="secret_name")
         self.secrets.delete(secret)
+        self.audit.record(actor, "delete", "secret", secret.name, project_id=project_id)
         self.session.commit()
 
     def reveal(self, project_id: str, name: str) -> str:

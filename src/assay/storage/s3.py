@@ -18,8 +18,12 @@ from assay.storage.base import ObjectInfo, ObjectStore, ObjectWriter, StorageErr
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-PART_SIZE = 16 * 1024 * 1024
-MAX_PARTS_IN_FLIGHT = 4
+# Parts of at least S3's minimum of 5 MiB: a block of the upload route becomes one part as it
+# is, without being copied. S3 takes at most 10,000 parts, so every thousand parts the
+# minimum grows by PART_SIZE (up to 268 GiB in all).
+PART_SIZE = 5 * 1024 * 1024
+PARTS_PER_SIZE_STEP = 1000
+MAX_PARTS_IN_FLIGHT = 3
 READ_BUFFER = 1024 * 1024
 
 
@@ -36,15 +40,53 @@ def _storage_errors(action: str, key: str) -> Iterator[None]:
         raise StorageError(f"S3 failed to {action} {key!r}: {exc}") from exc
 
 
+class _Body:
+    """Bytes as the file-like request body botocore wants, read without copies.
+
+    botocore wraps ``bytes`` bodies in ``BytesIO`` and keeps its request objects in reference
+    cycles, so every part sent stays in memory until the next full garbage collection; this
+    body lets go of its bytes as soon as the request is done (``release``). Reads return
+    views, which hashing and ``socket.sendall`` take as they are."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._position = 0
+
+    def __len__(self) -> int:
+        return len(self._view) - self._position
+
+    def read(self, size: int | None = -1) -> memoryview:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._position + size)
+        chunk = self._view[self._position : end]
+        self._position = max(self._position, end)
+        return chunk
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = min(max(0, base + offset), len(self._view))
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def release(self) -> None:
+        self._view = memoryview(b"")
+        self._position = 0
+
+
 class S3ObjectWriter(ObjectWriter):
-    """Multipart upload: parts of ``PART_SIZE`` are sent by a small thread pool while the
-    caller keeps writing; at most ``MAX_PARTS_IN_FLIGHT`` parts are held in memory."""
+    """Multipart upload: parts of ``PART_SIZE`` or more are sent by a small thread pool while
+    the caller keeps writing; at most ``MAX_PARTS_IN_FLIGHT`` parts are held in memory.
+
+    ``bytes`` written are kept by reference until their part goes: a large one is sent as it
+    is, small ones are joined into one part (the only copy)."""
 
     def __init__(self, store: S3ObjectStore, key: str, content_type: str | None) -> None:
         self._store = store
         self._key = key
         self._content_type = content_type or "application/octet-stream"
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._written = 0
         self._upload_id: str | None = None
         self._parts: list[Future[dict[str, Any]]] = []
@@ -56,12 +98,20 @@ class S3ObjectWriter(ObjectWriter):
         return self._written
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._buffer += data
-        self._written += len(data)
-        if len(self._buffer) >= PART_SIZE:
-            self._send_part(bytes(self._buffer))
-            self._buffer.clear()
-        return len(data)
+        size = len(data)
+        if size:
+            self._pending.append(data if type(data) is bytes else bytes(data))
+            self._pending_size += size
+            self._written += size
+        if self._pending_size >= PART_SIZE * (1 + len(self._parts) // PARTS_PER_SIZE_STEP):
+            self._send_part(self._take_pending())
+        return size
+
+    def _take_pending(self) -> bytes:
+        body = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        return body
 
     def _send_part(self, body: bytes) -> None:
         if self._upload_id is None:
@@ -81,16 +131,21 @@ class S3ObjectWriter(ObjectWriter):
         future.add_done_callback(lambda _: self._slots.release())
         self._parts.append(future)
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _upload_part(self, number: int, data: bytes) -> dict[str, Any]:
         assert self._upload_id is not None
-        with _storage_errors("upload a part of", self._key):
-            response = self._store.client.upload_part(
-                Bucket=self._store.bucket,
-                Key=self._store.full_key(self._key),
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=body,
-            )
+        body = _Body(data)
+        del data
+        try:
+            with _storage_errors("upload a part of", self._key):
+                response = self._store.client.upload_part(
+                    Bucket=self._store.bucket,
+                    Key=self._store.full_key(self._key),
+                    UploadId=self._upload_id,
+                    PartNumber=number,
+                    Body=body,  # type: ignore[arg-type]
+                )
+        finally:
+            body.release()
         return {"PartNumber": number, "ETag": response["ETag"]}
 
     def _raise_failed_parts(self) -> None:
@@ -100,18 +155,20 @@ class S3ObjectWriter(ObjectWriter):
 
     def commit(self) -> ObjectInfo:
         if self._upload_id is None:
-            with _storage_errors("write", self._key):
-                self._store.client.put_object(
-                    Bucket=self._store.bucket,
-                    Key=self._store.full_key(self._key),
-                    Body=bytes(self._buffer),
-                    ContentType=self._content_type,
-                )
-            self._buffer.clear()
+            body = _Body(self._take_pending())
+            try:
+                with _storage_errors("write", self._key):
+                    self._store.client.put_object(
+                        Bucket=self._store.bucket,
+                        Key=self._store.full_key(self._key),
+                        Body=body,  # type: ignore[arg-type]
+                        ContentType=self._content_type,
+                    )
+            finally:
+                body.release()
             return ObjectInfo(self._key, self._written)
-        if self._buffer:
-            self._send_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._pending:
+            self._send_part(self._take_pending())
         parts = [future.result() for future in self._parts]
         with _storage_errors("complete the upload of", self._key):
             self._store.client.complete_multipart_upload(
@@ -124,7 +181,8 @@ class S3ObjectWriter(ObjectWriter):
         return ObjectInfo(self._key, self._written)
 
     def abort(self) -> None:
-        self._buffer.clear()
+        self._pending.clear()
+        self._pending_size = 0
         if self._upload_id is None:
             return
         for future in self._parts:

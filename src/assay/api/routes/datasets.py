@@ -2,15 +2,14 @@
 the native ``/projects/{project}/datasets``. Both call the same service."""
 
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from assay.api.deps import CurrentUser, DatasetServiceDep, get_default_project, get_path_project
+from assay.api.deps import CurrentUser, DatasetServiceDep, ProjectResolver, default_project, path_project
 from assay.api.multipart import MultipartUpload
-from assay.records import ProjectRecord
+from assay.records import ProjectRecord, Role
 from assay.schemas.common import ListingResponse
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
 
@@ -40,18 +39,20 @@ UPLOAD_DOC = {
 }
 
 
-def build_router(resolve_project: Callable[..., ProjectRecord], response_model: type[BaseModel]) -> APIRouter:
-    """The dataset routes, with ``resolve_project`` choosing the project of each request."""
+def build_router(resolve_project: ProjectResolver, response_model: type[BaseModel]) -> APIRouter:
+    """The dataset routes, with ``resolve_project(role)`` choosing and checking the project of
+    each request: viewers read, editors upload and delete."""
     router = APIRouter()
-    in_project = Depends(resolve_project)
+    in_project = Depends(resolve_project(Role.VIEWER))
+    as_editor = Depends(resolve_project(Role.EDITOR))
 
     @router.post("", status_code=201, response_model=response_model, openapi_extra=UPLOAD_DOC)
     async def upload_dataset(
-        request: Request, user: CurrentUser, service: DatasetServiceDep, project: ProjectRecord = in_project
+        request: Request, user: CurrentUser, service: DatasetServiceDep, project: ProjectRecord = as_editor
     ) -> Any:
         """Upload a CSV, JSONL or Parquet table with an ``examples`` column (streamed, validated)."""
         upload = await MultipartUpload.open(request, "dataset")
-        return await service.create(project.id, upload, created_by=user.id)
+        return await service.create(project.id, upload, user)
 
     @router.get("", response_model=ListingResponse[response_model])  # type: ignore[valid-type]
     def list_datasets(
@@ -71,9 +72,12 @@ def build_router(resolve_project: Callable[..., ProjectRecord], response_model: 
 
     @router.delete("/{dataset_id}", status_code=204)
     def delete_dataset(
-        dataset_id: uuid.UUID, service: DatasetServiceDep, project: ProjectRecord = in_project
+        dataset_id: uuid.UUID,
+        user: CurrentUser,
+        service: DatasetServiceDep,
+        project: ProjectRecord = as_editor,
     ) -> Response:
-        service.delete(project.id, dataset_id)
+        service.delete(project.id, dataset_id, user)
         return Response(status_code=204)
 
     @router.get("/{dataset_id}/download", response_model=DatasetDownloadResponse)
@@ -103,5 +107,5 @@ def build_router(resolve_project: Callable[..., ProjectRecord], response_model: 
     return router
 
 
-lumigator_router = build_router(get_default_project, DatasetResponse)
-project_router = build_router(get_path_project, DatasetDetail)
+lumigator_router = build_router(default_project, DatasetResponse)
+project_router = build_router(path_project, DatasetDetail)

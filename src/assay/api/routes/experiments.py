@@ -2,7 +2,6 @@
 project) and the native ``/projects/{project}/experiments`` and ``…/workflows``."""
 
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,11 +12,12 @@ from assay.api.deps import (
     CurrentUser,
     ExperimentServiceDep,
     JobServiceDep,
+    ProjectResolver,
     WorkflowServiceDep,
-    get_default_project,
-    get_path_project,
+    default_project,
+    path_project,
 )
-from assay.records import ProjectRecord, WorkflowRecord, WorkflowStatus
+from assay.records import ProjectRecord, Role, WorkflowRecord, WorkflowStatus
 from assay.schemas.common import ListingResponse
 from assay.schemas.experiments import (
     ExperimentCreate,
@@ -112,9 +112,11 @@ def experiment_response(view: ExperimentView, base_url: str) -> GetExperimentRes
     )
 
 
-def build_experiment_router(resolve_project: Callable[..., ProjectRecord]) -> APIRouter:
+def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
+    """Viewers read and compare; editors create and delete."""
     router = APIRouter()
-    in_project = Depends(resolve_project)
+    in_project = Depends(resolve_project(Role.VIEWER))
+    as_editor = Depends(resolve_project(Role.EDITOR))
     read_body = Depends(lenient_json(ExperimentCreate))
 
     @router.post(
@@ -127,8 +129,8 @@ def build_experiment_router(resolve_project: Callable[..., ProjectRecord]) -> AP
         request: Request,
         user: CurrentUser,
         service: ExperimentServiceDep,
+        project: ProjectRecord = as_editor,
         body: ExperimentCreate = read_body,
-        project: ProjectRecord = in_project,
     ) -> GetExperimentResponse:
         return experiment_response(service.create(project.id, user, body), str(request.base_url))
 
@@ -201,22 +203,25 @@ def build_experiment_router(resolve_project: Callable[..., ProjectRecord]) -> AP
     @router.delete("/{experiment_id}", status_code=204)
     def delete_experiment(
         experiment_id: uuid.UUID,
+        user: CurrentUser,
         service: ExperimentServiceDep,
         force: bool = False,
-        project: ProjectRecord = in_project,
+        project: ProjectRecord = as_editor,
     ) -> Response:
         """Delete the experiment and its workflows; running ones need ``force=true``."""
-        service.delete(project.id, experiment_id, force)
+        service.delete(project.id, experiment_id, force, user)
         return Response(status_code=204)
 
     return router
 
 
 def build_workflow_router(
-    resolve_project: Callable[..., ProjectRecord], detail: type[WorkflowDetailsResponse]
+    resolve_project: ProjectResolver, detail: type[WorkflowDetailsResponse]
 ) -> APIRouter:
+    """Viewers read; editors create, stop, retry and delete."""
     router = APIRouter()
-    in_project = Depends(resolve_project)
+    in_project = Depends(resolve_project(Role.VIEWER))
+    as_editor = Depends(resolve_project(Role.EDITOR))
     read_body = Depends(lenient_json(WorkflowCreateRequest))
 
     @router.post(
@@ -229,8 +234,8 @@ def build_workflow_router(
         request: Request,
         user: CurrentUser,
         service: WorkflowServiceDep,
+        project: ProjectRecord = as_editor,
         body: WorkflowCreateRequest = read_body,
-        project: ProjectRecord = in_project,
     ) -> Any:
         return workflow_response(
             service.create(project.id, user, body), str(request.base_url), WorkflowResponse
@@ -271,12 +276,12 @@ def build_workflow_router(
             url = jobs.result_url(project.id, workflow.evaluation_job_id, str(request.base_url))
         return JobResultDownloadResponse(id=workflow_id, download_url=url)
 
-    @router.api_route("/{workflow_id}/stop", methods=["PUT", "POST"], response_model=detail)
+    @router.put("/{workflow_id}/stop", response_model=detail)
     def stop_workflow(
         workflow_id: uuid.UUID,
         request: Request,
         service: WorkflowServiceDep,
-        project: ProjectRecord = in_project,
+        project: ProjectRecord = as_editor,
     ) -> Any:
         return workflow_response(service.stop(project.id, workflow_id), str(request.base_url), detail)
 
@@ -285,7 +290,7 @@ def build_workflow_router(
         workflow_id: uuid.UUID,
         request: Request,
         service: WorkflowServiceDep,
-        project: ProjectRecord = in_project,
+        project: ProjectRecord = as_editor,
     ) -> Any:
         """Run a failed or stopped workflow again from the step that did not finish."""
         return workflow_response(service.retry(project.id, workflow_id), str(request.base_url), detail)
@@ -293,17 +298,18 @@ def build_workflow_router(
     @router.delete("/{workflow_id}", status_code=204)
     def delete_workflow(
         workflow_id: uuid.UUID,
+        user: CurrentUser,
         service: WorkflowServiceDep,
         force: bool = False,
-        project: ProjectRecord = in_project,
+        project: ProjectRecord = as_editor,
     ) -> Response:
-        service.delete(project.id, workflow_id, force)
+        service.delete(project.id, workflow_id, force, user)
         return Response(status_code=204)
 
     return router
 
 
-lumigator_experiments = build_experiment_router(get_default_project)
-project_experiments = build_experiment_router(get_path_project)
-lumigator_workflows = build_workflow_router(get_default_project, WorkflowDetailsResponse)
-project_workflows = build_workflow_router(get_path_project, WorkflowDetail)
+lumigator_experiments = build_experiment_router(default_project)
+project_experiments = build_experiment_router(path_project)
+lumigator_workflows = build_workflow_router(default_project, WorkflowDetailsResponse)
+project_workflows = build_workflow_router(path_project, WorkflowDetail)

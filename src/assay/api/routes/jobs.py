@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from assay.api.bodies import json_body_doc, lenient_json
-from assay.api.deps import CurrentUser, JobServiceDep, get_default_project, get_path_project
-from assay.records import JobRecord, ProjectRecord
+from assay.api.deps import CurrentUser, JobServiceDep, ProjectResolver, default_project, path_project
+from assay.records import JobRecord, ProjectRecord, Role
 from assay.schemas.datasets import DatasetResponse
 from assay.schemas.jobs import (
     JobCreate,
@@ -50,21 +50,24 @@ def to_response(job: JobRecord, model: type[JobResponse]) -> JobResponse:
 
 
 def build_router(
-    resolve_project: Callable[..., ProjectRecord],
+    resolve_project: ProjectResolver,
     response_model: type[JobResponse],
     listed_kinds: list[str] | None = None,
 ) -> APIRouter:
-    """The job routes; ``listed_kinds`` limits what an unfiltered listing shows."""
+    """The job routes, with ``resolve_project(role)`` choosing and checking the project
+    (viewers read, editors create and stop jobs); ``listed_kinds`` limits what an unfiltered
+    listing shows."""
     router = APIRouter()
-    in_project = Depends(resolve_project)
+    in_project = Depends(resolve_project(Role.VIEWER))
+    as_editor = Depends(resolve_project(Role.EDITOR))
     read_body = Depends(lenient_json(JobCreate))
 
     def create(kind: str) -> Callable[..., Any]:
         def create_job(
             user: CurrentUser,
             service: JobServiceDep,
+            project: ProjectRecord = as_editor,
             body: JobCreate = read_body,
-            project: ProjectRecord = in_project,
         ) -> BaseModel:
             return to_response(service.create(project.id, user, body, kind), response_model)
 
@@ -123,13 +126,15 @@ def build_router(
     ) -> Any:
         return service.output_dataset(project.id, job_id)
 
-    @router.api_route("/{job_id}/stop", methods=["PUT", "POST"], response_model=response_model)
-    def stop_job(job_id: uuid.UUID, service: JobServiceDep, project: ProjectRecord = in_project) -> BaseModel:
+    @router.put("/{job_id}/stop", response_model=response_model)
+    def stop_job(
+        job_id: uuid.UUID, user: CurrentUser, service: JobServiceDep, project: ProjectRecord = as_editor
+    ) -> BaseModel:
         """Ask for the job to stop; its status becomes ``stopped`` once the engine has stopped it."""
-        return to_response(service.stop(project.id, job_id), response_model)
+        return to_response(service.stop(project.id, job_id, user), response_model)
 
     return router
 
 
-lumigator_router = build_router(get_default_project, JobResponse, ["inference", "annotate", "evaluator"])
-project_router = build_router(get_path_project, JobDetail)
+lumigator_router = build_router(default_project, JobResponse, ["inference", "annotate", "evaluator"])
+project_router = build_router(path_project, JobDetail)

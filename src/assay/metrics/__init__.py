@@ -1,0 +1,33 @@
+"""Evaluation metrics: a registry of named metrics that match their reference libraries.
+
+Importing this package loads no metric library; each metric's module (and its dependencies,
+such as torch for BERTScore) is imported when the metric is first used.
+"""
+
+from assay.metrics.base import Aggregate, Metric, MetricResult, PairScores, ReferenceMetric
+from assay.metrics.registry import (
+    METRICS,
+    TASK_METRICS,
+    MetricSpec,
+    available_metrics,
+    compute_metrics,
+    default_metrics,
+    get_metric,
+    validate_metric_names,
+)
+
+__all__ = [
+    "METRICS",
+    "TASK_METRICS",
+    "Aggregate",
+    "Metric",
+    "MetricResult",
+    "MetricSpec",
+    "PairScores",
+    "ReferenceMetric",
+    "available_metrics",
+    "compute_metrics",
+    "default_metrics",
+    "get_metric",
+    "validate_metric_names",
+]

@@ -1,0 +1,140 @@
+"""Every metric Assay offers, by name, and the defaults per task.
+
+The registry names each metric's class as a ``module:Class`` string and imports it only when
+the metric is used: the API validates metric names without loading torch, and a missing
+optional dependency (bert-score, torch) makes only its own metric unavailable. Names are
+checked before anything is computed, and an unknown name is an error that lists the valid
+ones; nothing is ever silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assay.errors import InvalidInputError, UnsupportedError
+from assay.metrics.base import Metric, MetricResult
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric: where its class lives and whether it needs references."""
+
+    name: str
+    target: str
+    needs_reference: bool
+    description: str
+
+
+METRICS: Mapping[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("rouge", "assay.metrics.rouge:Rouge", True, "ROUGE-1/2/L/Lsum F (rouge-score), 0-1"),
+        MetricSpec("bleu", "assay.metrics.bleu:Bleu", True, "sentence and corpus BLEU (sacrebleu), 0-100"),
+        MetricSpec("chrf", "assay.metrics.chrf:Chrf", True, "sentence and corpus chrF (sacrebleu), 0-100"),
+        MetricSpec("ter", "assay.metrics.ter:Ter", True, "edit rate (sacrebleu), 0-100, lower is better"),
+        MetricSpec("meteor", "assay.metrics.meteor:Meteor", True, "METEOR with WordNet (nltk), 0-1"),
+        MetricSpec("bertscore", "assay.metrics.bertscore:BertScore", True, "BERTScore P/R/F1, 0-1"),
+        MetricSpec("exact_match", "assay.metrics.qa:ExactMatch", True, "SQuAD exact match, 0-1"),
+        MetricSpec("f1", "assay.metrics.qa:TokenF1", True, "SQuAD token F1, 0-1"),
+        MetricSpec("length", "assay.metrics.length:Length", False, "words and characters per text"),
+    )
+}
+
+# Lumigator's defaults where they need no API key or hub download: COMET (a hub model) gives
+# way to chrF and TER for translation; free text generation often has no ground truth, so its
+# default is the one reference-free metric.
+TASK_METRICS: Mapping[str, tuple[str, ...]] = {
+    "summarization": ("rouge", "meteor", "bertscore"),
+    "translation": ("bleu", "chrf", "ter", "meteor"),
+    "question-answering": ("exact_match", "f1"),
+    "text-generation": ("length",),
+}
+
+
+def available_metrics() -> list[str]:
+    """Names of all registered metrics."""
+    return list(METRICS)
+
+
+def default_metrics(task: str) -> list[str]:
+    """The metrics an experiment of this task computes when none are chosen."""
+    if task not in TASK_METRICS:
+        raise UnsupportedError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_METRICS)}", field="task")
+    return list(TASK_METRICS[task])
+
+
+def validate_metric_names(names: Iterable[str]) -> list[str]:
+    """The requested names without repeats, in order; an error naming every unknown one."""
+    requested = list(dict.fromkeys(names))
+    if not requested:
+        raise InvalidInputError(f"no metric requested; valid metrics: {', '.join(METRICS)}", field="metrics")
+    unknown = [name for name in requested if name not in METRICS]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown metric(s): {', '.join(map(repr, unknown))}; valid metrics: {', '.join(METRICS)}",
+            field="metrics",
+        )
+    return requested
+
+
+def get_metric(name: str, **options: Any) -> Metric:
+    """An instance of the named metric, its module imported now, configured with ``options``."""
+    (spec_name,) = validate_metric_names([name])
+    module_name, class_name = METRICS[spec_name].target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnsupportedError(
+            f"metric {name!r} is unavailable: {error.name or error} is not installed "
+            "(install the 'metrics' extra of assay)",
+            field="metrics",
+        ) from error
+    metric_class: type[Metric] = getattr(module, class_name)
+    try:
+        inspect.signature(metric_class).bind(**options)
+    except TypeError as error:
+        raise InvalidInputError(f"invalid options for metric {name!r}: {error}", field="metrics") from None
+    return metric_class(**options)
+
+
+def compute_metrics(
+    names: Iterable[str],
+    predictions: Sequence[str],
+    references: Sequence[str] | None = None,
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, MetricResult]:
+    """Scores the predictions with each named metric.
+
+    ``options`` maps a metric name to keyword options of its class. Every name, every option and
+    the presence of references is checked, and every metric is built, before the first one
+    runs: a bad request fails in milliseconds, not after an hour of scoring.
+    """
+    requested = validate_metric_names(names)
+    options = options or {}
+    stray = [name for name in options if name not in requested]
+    if stray:
+        raise InvalidInputError(
+            f"options given for metric(s) not requested: {', '.join(map(repr, stray))}", field="metrics"
+        )
+    if references is None:
+        needing = [name for name in requested if METRICS[name].needs_reference]
+        if needing:
+            raise InvalidInputError(
+                f"metric(s) {', '.join(map(repr, needing))} compare with references, and there are none",
+                field="references",
+            )
+    metrics = {name: get_metric(name, **options.get(name, {})) for name in requested}
+    return {
+        name: metric.compute(
+            predictions, references, confidence=confidence, n_resamples=n_resamples, seed=seed
+        )
+        for name, metric in metrics.items()
+    }

