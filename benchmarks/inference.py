@@ -11,7 +11,9 @@ What one run does:
 2. runs ``run_inference`` ``--runs`` times, each with an empty cache, and reports the best
    wall-clock throughput (the whole call: reading the dataset, requests, Parquet and cache
    writes) against the ideal, with the requests the server counted;
-3. runs the same config again over the cache of the last run and prints the requests the
+3. times a bare loop of the same requests over the same HTTP client, to show what the machine
+   allows at that moment (other work on a shared machine lowers both figures);
+4. runs the same config again over the cache of the last run and prints the requests the
    server received (must be 0) and whether the predictions are identical.
 
 Usage::
@@ -23,7 +25,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import json
+import os
 import sys
 import tempfile
 import time
@@ -31,9 +36,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import uvloop
 
 import assay.inference.providers.openai  # noqa: F401 - imported up front: a once-per-process cost, not throughput
 from assay.inference import InferenceConfig, InferenceSummary, run_inference
+from assay.inference.http11 import HTTP11Pool
 from assay.storage.base import ObjectStore
 from assay.storage.local import LocalObjectStore
 from assay.testing.openai_server import OpenAIServer
@@ -74,6 +81,29 @@ def latency_text(summary: InferenceSummary) -> str:
     """Client-side request latencies: what the 50 ms became, end to end."""
     stats = summary.latency_ms
     return f"latency p50 {stats.p50:.1f} ms, p99 {stats.p99:.1f} ms, max {stats.max:.1f} ms" if stats else ""
+
+
+def bare_loop_seconds(server: OpenAIServer, prompts: int, concurrency: int) -> float:
+    """The same requests from a bare loop over the same HTTP client: no dataset, cache, Parquet or
+    retry logic. It shows what this machine allows right now, so that a miss can be told apart
+    from the machine being busy with other work (the bar assumes 2 otherwise idle cores)."""
+    pool = HTTP11Pool(f"{server.base_url}/chat/completions", {"Content-Type": "application/json"}, 10.0)
+    bodies = iter(
+        json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": f"bare {i}"}]}).encode()
+        for i in range(prompts)
+    )
+
+    async def worker() -> None:
+        for body in bodies:
+            json.loads((await pool.post(body)).body)
+
+    async def everything() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        pool.close()
+        return time.perf_counter() - started
+
+    return uvloop.run(everything())  # the event loop run_inference uses
 
 
 def timed(config: InferenceConfig, store: ObjectStore) -> tuple[float, InferenceSummary]:
@@ -119,6 +149,12 @@ def main() -> int:
             ratio = best / ideal
             throughput_ok = ratio >= MIN_RATIO
             print(f"best: {best:.0f} requests/s = {ratio:.1%} of ideal (target {MIN_RATIO:.0%})")
+            bare = args.prompts / bare_loop_seconds(server, args.prompts, args.concurrency)
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            print(
+                f"machine check: a bare request loop reaches {bare:.0f} requests/s = {bare / ideal:.1%} "
+                f"of ideal right now (load average {load} on {os.cpu_count()} cores)"
+            )
 
             predictions = Path(folder) / config.predictions_key
             before = pq.read_table(predictions)

@@ -154,7 +154,7 @@ def test_a_run_sends_the_key_but_never_writes_it_and_a_rerun_hits_the_cache(
     put_dataset(store, 40)
     endpoint.control(rules=[Rule(match="prompt 7", reply="<think>hmm</think> seven")])
     cfg = config(endpoint.base_url, cache_prefix="cache/", summary_key="jobs/j/summary.json")
-    first = run_inference(cfg, store, api_key=API_KEY, handle_signals=False)
+    first = run_inference(cfg, store, api_key=API_KEY + "\n", handle_signals=False)  # as pasted
     assert (first.generated, first.failed) == (40, 0)
     assert endpoint.stats()["authorization"] == {f"Bearer {API_KEY}": 40}
     table = pq.read_table(store.path_of(cfg.predictions_key))

@@ -1,10 +1,13 @@
 """A lean HTTP/1.1 client for one origin: keep-alive connections, one request at a time on each.
 
 Why not httpx or aiohttp: the provider must keep 64+ requests in flight against a 50 ms
-endpoint (over 1,200 requests/s) on a shared 2-core machine. Measured CPU per request there:
-httpx about 800 µs (its pool's bookkeeping grows with the square of the connections), aiohttp
-120 to 200 µs (timers, a task and cookie and header processing per request), this client about
-40 µs: one asyncio protocol per connection, httptools' C parser, one write per request.
+endpoint (over 1,200 requests/s) on a shared 2-core machine, where every µs of CPU per request
+becomes latency. Measured client CPU per request there, 64 in flight: httpx 0.28 several ms
+in one pool (its bookkeeping grows with the square of the connections), about 800 µs split
+over 8 pools; aiohttp 3.14 about 100 µs (timers, a task, cookie and header handling per
+request); this client about 30 µs: one asyncio protocol per connection, httptools' C parser,
+one write per request. Bare loops of 3,840 requests against the same 50 ms server, in the
+same run: aiohttp 89 to 92% of the ideal throughput, this client 93 to 95%.
 
 Scope, on purpose: POST of a prepared body to one URL (an OpenAI-compatible endpoint); http and
 https (system CAs through ``ssl.create_default_context``, which honours ``SSL_CERT_FILE``);
@@ -179,6 +182,8 @@ class HTTP11Pool:
             target += f"?{parts.query}"
         self._ssl = ssl.create_default_context() if self._https else None
         self._proxy = _proxy_for(parts.scheme, self._host)
+        if any("\r" in text or "\n" in text for item in headers.items() for text in item):
+            raise ValueError("HTTP header names and values cannot contain line breaks")
         lines = [f"Host: {authority}", *(f"{name}: {value}" for name, value in headers.items())]
         if self._proxy is not None and not self._https:
             target = f"http://{authority}{target}"  # absolute form: the proxy forwards it

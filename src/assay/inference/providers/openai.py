@@ -38,6 +38,7 @@ class OpenAICompatibleProvider(Provider):
         super().__init__(config, api_key)
         options = config.http
         self.concurrency = options.concurrency
+        api_key = api_key.strip() if api_key else None  # a secret pasted with its newline still works
         self._api_key = api_key
         self._chat = options.endpoint == "chat"
         base_url = config.resolved_base_url
