@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from assay.api.app import create_app
 from assay.compute.local_ray import LocalRayHead
+from assay.testing.openai_server import OpenAIServer, Rule
 from assay.testing.servers import free_port
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
@@ -77,6 +78,28 @@ def test_smollm2_inference_then_evaluation(app: TestClient) -> None:
     assert summary["examples"] == 2
     assert 0.0 <= summary["metrics"]["f1"]["mean"] <= 1.0
     assert "rouge1" in summary["metrics"]
+
+    judge = OpenAIServer(latency_s=0.0).start()
+    try:
+        judge.control(rules=[Rule(reply='{{"score": 4, "reason": "correct"}}')])
+        judged = {
+            "name": "smollm2-qa-judged",
+            "dataset": predictions["id"],
+            "job_config": {
+                "job_type": "evaluator",
+                "metrics": ["exact_match"],
+                "llm_as_judge": {"model_name": "judge", "model_base_url": judge.base_url},
+            },
+        }
+        created = app.post(f"{API}/jobs/evaluator/", json=judged)
+        assert created.status_code == 201, created.text
+        finished = wait_for_status(app, created.json()["id"], timeout=300)
+        assert finished["status"] == "succeeded", app.get(f"{API}/jobs/{finished['id']}/logs").json()["logs"]
+        result = app.get(f"{API}/projects/default/jobs/{finished['id']}").json()["summary"]
+        assert result["metrics"]["llm_judge"]["mean"] == 4.0
+        assert result["judge"] == {"judged": 2, "failures": 0, "errors": []}
+    finally:
+        judge.stop()
 
 
 def test_failing_endpoint_fails_the_job_and_keeps_its_logs(app: TestClient) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+import time
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from assay.records import DatasetRecord, FileRecord, JobRecord, ObjectCleanupRecord, SecretRecord
+from assay.compute.local_ray import LocalRayHead
+from assay.records import DatasetRecord, FileRecord, ObjectCleanupRecord, SecretRecord
 from assay.records.base import Base
 from assay.repositories.projects import PROJECT_RESOURCES
 from assay.runtime import Runtime
@@ -162,25 +165,27 @@ def test_delete_refuses_a_project_with_resources_unless_forced(client: TestClien
     }
 
 
-def test_delete_waits_for_unfinished_jobs(client: TestClient, runtime: Runtime) -> None:
+def test_delete_waits_for_unfinished_jobs(client: TestClient, ray_head: LocalRayHead) -> None:
+    """A real running job: the reconciler keeps its status honest, so no fake row would stay
+    ``running`` long enough to test this."""
+    ray_head.ensure_started()
     project = create_project(client, "Busy Lab")
-    with runtime.session_factory() as session:
-        session.add(
-            JobRecord(
-                project_id=project,
-                kind="script",
-                name="long",
-                status="running",
-                config={},
-                config_key="k",
-                results_prefix="r/",
-                engine_name="assay-busy-lab-long",
-            )
-        )
-        session.commit()
+    sleeper = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(300)"]
+    job = client.post(
+        f"{API}/projects/{project}/jobs/script",
+        json={"name": "long", "job_config": {"argv": sleeper, "job_type": "script"}},
+    ).json()
+    deadline = time.monotonic() + 120
+    while client.get(f"{API}/projects/{project}/jobs/{job['id']}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
     refused = client.delete(f"{API}/projects/{project}?force=true")
     assert refused.status_code == 409 and "unfinished job" in refused.json()["detail"]
     assert client.get(f"{API}/projects/{project}").status_code == 200
+    client.put(f"{API}/projects/{project}/jobs/{job['id']}/stop")
+    while client.get(f"{API}/projects/{project}/jobs/{job['id']}").json()["status"] != "stopped":
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.3)
 
 
 def test_the_default_project_cannot_be_deleted(client: TestClient) -> None:

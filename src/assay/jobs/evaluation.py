@@ -13,8 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.jobs.document import JobDocument
+from assay.evaluation.judge import JudgeSettings, judge
+from assay.jobs.document import JobDocument, read_api_key
 from assay.metrics import compute_metrics, default_metrics
+from assay.metrics.aggregate import bootstrap_means
 from assay.schemas.jobs import JobEvalConfig
 from assay.storage import ObjectStore
 
@@ -77,6 +79,39 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
             }
         corpus.update(result.corpus)
 
+    judge_summary: dict[str, Any] = {}
+    extra_columns: dict[str, pa.Array] = {}
+    if config.llm_as_judge is not None:
+        verdicts = judge(
+            store,
+            JudgeSettings(
+                model=config.llm_as_judge.model_name,
+                base_url=config.llm_as_judge.model_base_url,
+                task=config.task_definition.task,
+                scratch_prefix=f"{document.results_prefix}judge/",
+                cache_prefix=f"projects/{document.project_id}/inference-cache/",
+                api_key=read_api_key(),
+            ),
+            _texts(table, "examples"),
+            references,
+            predictions,
+        )
+        judged = [verdict.score for verdict in verdicts if verdict.score is not None]
+        if judged:
+            aggregate = bootstrap_means({"llm_judge": judged})["llm_judge"]
+            aggregates["llm_judge"] = {
+                "mean": aggregate.mean,
+                "ci_low": aggregate.ci_low,
+                "ci_high": aggregate.ci_high,
+            }
+        errors = [verdict.error for verdict in verdicts if verdict.error]
+        judge_summary = {"judged": len(judged), "failures": len(errors), "errors": sorted(set(errors))[:5]}
+        extra_columns = {
+            "score.llm_judge": pa.array([verdict.score for verdict in verdicts], pa.float64()),
+            "judge_reason": pa.array([verdict.reason for verdict in verdicts], pa.string()),
+            "judge_error": pa.array([verdict.error for verdict in verdicts], pa.string()),
+        }
+
     key = f"{document.results_prefix}{SCORES_FILE}"
     columns: dict[str, Any] = {
         name: table.column(name)
@@ -84,6 +119,7 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
         if name in table.column_names
     }
     columns.update({f"score.{name}": pa.array(values, pa.float64()) for name, values in scores.items()})
+    columns.update(extra_columns)
     writer = store.open_writer(key, "application/vnd.apache.parquet")
     pq.write_table(pa.table(columns), writer, compression="zstd")
     writer.commit()
@@ -94,4 +130,5 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
         "usage": usage_summary(table),
         "scores_key": key,
         "metric_names": names,
+        **({"judge": judge_summary} if judge_summary else {}),
     }

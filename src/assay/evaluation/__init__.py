@@ -1,0 +1,1 @@
+"""Evaluation steps that need a model: LLM-as-judge."""
