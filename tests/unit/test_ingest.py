@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import itertools
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from assay.datasets.formats import detect_format, safe_filename, sniff_format, with_extension
-from assay.datasets.ingest import TableIngest, TableSummary, convert_table
+from assay.datasets.ingest import MAX_ROW_BYTES, TableIngest, TableSummary, convert_table
 from assay.errors import InvalidInputError
 from assay.storage.local import LocalObjectStore
 from tests.helpers import FILES, ROWS
@@ -85,3 +88,63 @@ def test_formats_by_name_or_content() -> None:
     assert sniff_format(b"examples\n") == "csv"
     assert with_extension("dataset", "csv") == "dataset.csv" and with_extension("a.csv", "csv") == "a.csv"
     assert safe_filename('../../etc/pa"ss\x00wd.csv') == "passwd.csv"
+
+
+def awkward_rows(count: int) -> list[dict[str, str]]:
+    """Values that trip a block-wise parser: quoted line ends (LF and CRLF), doubled quotes,
+    multi-byte characters, and one value longer than several upload blocks."""
+    rows = []
+    for i in range(count):
+        example = f'row {i}: "quoted", comma, line\r\nbreak, ünïcödé \U0001d518 {"x" * (i % 97)}'
+        rows.append({"examples": example, "ground_truth": f"truth\n{i} ✓"})
+    rows[count // 2]["examples"] = "long " + "y" * (3 * 1024 * 1024)
+    return rows
+
+
+def feed_in_blocks(ingest: TableIngest, content: bytes, sizes: tuple[int, ...]) -> None:
+    """Feed ``content`` in blocks of the given sizes, in turn: most cut rows, quotes, CRLF
+    pairs and UTF-8 sequences somewhere in the middle."""
+    offset = 0
+    for size in itertools.cycle(sizes):
+        if offset >= len(content):
+            return
+        ingest.feed(content[offset : offset + size])
+        offset += size
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_streamed_blocks_give_the_table_of_the_whole_file(store: LocalObjectStore, kind: str) -> None:
+    rows = awkward_rows(20_000)
+    if kind == "csv":
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, ["examples", "ground_truth"], lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        content = text.getvalue().encode()
+    else:
+        content = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+    assert len(content) > 4 * 1024 * 1024
+    sink = store.open_writer("streamed.parquet")
+    ingest = TableIngest(kind, sink)
+    feed_in_blocks(ingest, content, (1024 * 1024 + 1, 65_537, 3, 2 * 1024 * 1024 - 7))
+    summary = ingest.finish()
+    sink.commit()
+    assert summary.row_count == len(rows) and summary.ground_truth
+    assert pq.read_table(store.path_of("streamed.parquet")).to_pylist() == rows
+
+
+def test_a_row_longer_than_the_limit_is_named(store: LocalObjectStore) -> None:
+    content = b"examples\n" + b"z" * (MAX_ROW_BYTES + 1024 * 1024) + b"\nshort\n"
+    ingest = TableIngest("csv", store.open_writer("long.parquet"))
+    with pytest.raises(InvalidInputError, match="longer than 8 MiB"):
+        feed_in_blocks(ingest, content, (1024 * 1024,))
+        ingest.finish()
+
+
+def test_bad_utf8_far_into_the_file_names_its_offset(store: LocalObjectStore) -> None:
+    good = b"examples\n" + b"fine text\n" * 300_000
+    content = good + b"caf\xe9\n"
+    ingest = TableIngest("csv", store.open_writer("bad.parquet"))
+    with pytest.raises(InvalidInputError, match=f"not UTF-8 text \\(byte {len(good) + 3}\\)"):
+        feed_in_blocks(ingest, content, (1024 * 1024,))
+        ingest.finish()

@@ -14,10 +14,11 @@ from starlette.requests import Request
 
 from assay.errors import InvalidInputError
 
-# The file part is handed on in blocks of at least this size (S3's smallest part): each
-# becomes one part of an S3 multipart upload and one batch of the table parser as it is,
-# without further copies.
-BLOCK_SIZE = 5 * 1024 * 1024
+# The file part is handed on in blocks of at least this size, each joined once from the
+# request's chunks and then passed by reference: to object storage (which sends a few of them
+# as one part) and to the table parser (one Arrow batch per block). Small blocks keep the
+# memory held by an upload small.
+BLOCK_SIZE = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 
 
@@ -120,11 +121,23 @@ class MultipartUpload:
             self._body_done = True
 
     def _take_block(self) -> bytes:
-        """The file bytes received so far, joined into one block (the only copy they get:
-        the pieces are views of the request's own chunks)."""
-        block = b"".join(self._file_pieces)
-        self._file_pieces.clear()
-        self._file_pending = 0
+        """The next ``BLOCK_SIZE`` bytes of the file (or all that is left), joined into one
+        block: the only copy they get, as the pieces are views of the request's chunks."""
+        if self._file_pending <= BLOCK_SIZE:
+            pieces, self._file_pieces = self._file_pieces, []
+        else:
+            count, size = 0, 0
+            while size < BLOCK_SIZE:
+                size += len(self._file_pieces[count])
+                count += 1
+            pieces, self._file_pieces = self._file_pieces[:count], self._file_pieces[count:]
+            if size > BLOCK_SIZE:
+                last = memoryview(pieces[-1])
+                cut = len(last) - (size - BLOCK_SIZE)
+                pieces[-1] = last[:cut]
+                self._file_pieces.insert(0, last[cut:])
+        block = b"".join(pieces)
+        self._file_pending -= len(block)
         return block
 
     async def chunks(self) -> AsyncIterator[bytes]:

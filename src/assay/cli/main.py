@@ -26,7 +26,9 @@ def serve(
     import uvicorn
 
     from assay.api.app import create_app
+    from assay.memory import keep_large_blocks_out_of_arenas
 
+    keep_large_blocks_out_of_arenas()
     settings = Settings()
     overrides = {key: value for key, value in {"host": host, "port": port}.items() if value is not None}
     settings = settings.model_copy(update=overrides)

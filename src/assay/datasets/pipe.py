@@ -25,7 +25,7 @@ class BlockPipe(io.RawIOBase):
     at least one block), so a slow reader slows the writer down instead of letting memory grow.
     """
 
-    def __init__(self, max_bytes: int = 8 * MIB, min_read: int = MIB) -> None:
+    def __init__(self, max_bytes: int = 2 * MIB, min_read: int = MIB) -> None:
         self._max_bytes = max_bytes
         self._min_read = min_read
         self._changed = threading.Condition()
