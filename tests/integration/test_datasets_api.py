@@ -75,6 +75,28 @@ def test_csv_round_trip_through_download_links(client: TestClient) -> None:
     assert table.to_pylist() == ROWS
 
 
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_text_originals_are_kept_compressed_and_served_as_uploaded(
+    client: TestClient, runtime: Runtime, kind: str
+) -> None:
+    rows = [{"examples": f"the same words again, row {i}", "ground_truth": "again"} for i in range(3000)]
+    content = FILES[kind](rows)
+    dataset_id = upload(client, f"big.{kind}", content).json()["id"]
+    with runtime.session_factory() as session:
+        record = session.get(DatasetRecord, uuid.UUID(dataset_id))
+        assert record is not None
+        original_key = record.original_key
+    stored = runtime.store.stat(original_key).size
+    if kind == "parquet":
+        assert not original_key.endswith(".zst") and stored == len(content)
+    else:
+        assert original_key.endswith(f"big.{kind}.zst") and stored < len(content) / 5
+
+    links = client.get(f"{API}/datasets/{dataset_id}/download", params={"extension": kind}).json()
+    (url,) = [url for url in links["download_urls"] if f"big.{kind}" in url]
+    assert fetch(client, url) == content
+
+
 def test_rows_preview_pages(client: TestClient) -> None:
     rows = [{"examples": f"text {i}", "ground_truth": f"gt {i}"} for i in range(250)]
     dataset_id = upload(client, "many.csv", csv_bytes(rows)).json()["id"]

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from pydantic import ValidationError
@@ -32,11 +32,14 @@ from assay.schemas.datasets import DatasetOptions, DatasetRows
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.storage import ObjectStore, ObjectWriter, StorageError
+from assay.storage import ObjectStore, ObjectWriter, StorageError, zstd
 
 log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=1)
+# Originals in these formats are kept zstd-compressed (Parquet is compressed already).
+COMPRESSED_FORMATS = frozenset({"csv", "jsonl"})
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class UploadSource(Protocol):
@@ -52,7 +55,7 @@ class UploadSource(Protocol):
 @dataclass(frozen=True)
 class ObjectDownload:
     filename: str
-    size: int
+    size: int | None  # unknown for objects that are decompressed as they are sent
     chunks: Iterator[bytes]
 
 
@@ -62,6 +65,26 @@ def dataset_prefix(project_id: str, dataset_id: uuid.UUID) -> str:
 
 async def _in_thread(function: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(function)
+
+
+async def _in_threads(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Both calls at once on worker threads; raises the first one's error, if any, once both
+    have ended."""
+    outcomes: list[tuple[bool, Any]] = [(False, None), (False, None)]
+
+    async def run(index: int, function: Callable[[], Any]) -> None:
+        try:
+            outcomes[index] = (True, await _in_thread(function))
+        except Exception as exc:
+            outcomes[index] = (False, exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, 0, first)
+        group.start_soon(run, 1, second)
+    for succeeded, value in outcomes:
+        if not succeeded:
+            raise value
+    return outcomes[0][1], outcomes[1][1]
 
 
 class DatasetService:
@@ -86,15 +109,21 @@ class DatasetService:
         prefix = dataset_prefix(project_id, dataset_id)
         original_key = f"{prefix}original/{with_extension(filename, source_format)}"
         lease_id = await _in_thread(lambda: self._lease(prefix))
-        original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
+        original: ObjectWriter
+        if source_format in COMPRESSED_FORMATS:
+            original_key = zstd.compressed_key(original_key)
+            original = zstd.ZstdObjectWriter(self.store.open_writer(original_key, zstd.CONTENT_TYPE))
+        else:
+            original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
         parquet = self.store.open_writer(f"{prefix}dataset.parquet", CONTENT_TYPES["parquet"])
         ingest = TableIngest(source_format, parquet)
         try:
             size = await self._receive(first_block, chunks, original, ingest)
             options = _parse_options(await upload.fields())
-            summary = await _in_thread(ingest.finish)
-            await _in_thread(original.commit)
-            parquet_info = await _in_thread(parquet.commit)
+            # The original's last parts go while the parser finishes the table.
+            (summary, parquet_info), _ = await _in_threads(
+                lambda: (ingest.finish(), parquet.commit()), original.commit
+            )
             record = DatasetRecord(
                 id=dataset_id,
                 project_id=project_id,
@@ -204,11 +233,12 @@ class DatasetService:
         ttl = self.settings.download_link_ttl_seconds
         urls = []
         for key in dict.fromkeys((record.original_key, record.parquet_key)):
-            name = key.rsplit("/", 1)[-1]
+            name = key.rsplit("/", 1)[-1].removesuffix(zstd.SUFFIX)
             if wanted is not None and not name.lower().endswith(f".{wanted}"):
                 continue
             try:
-                direct = self.store.presigned_url(key, name, ttl)
+                # A compressed original is decompressed by the API as it is sent.
+                direct = None if zstd.is_compressed(key) else self.store.presigned_url(key, name, ttl)
             except StorageError as exc:
                 raise StorageUnavailableError(str(exc)) from exc
             urls.append(
@@ -224,6 +254,9 @@ class DatasetService:
             info = self.store.stat(key)
         except KeyError as exc:
             raise NotFoundError("the linked object no longer exists", field="key") from exc
+        if zstd.is_compressed(key) and not zstd.is_compressed(filename):
+            chunks = zstd.iter_decompressed(self.store, key)
+            return ObjectDownload(filename=filename, size=None, chunks=chunks)
         return ObjectDownload(filename=filename, size=info.size, chunks=self.store.iter_chunks(key))
 
 

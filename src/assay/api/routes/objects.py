@@ -19,11 +19,7 @@ def download_object(
     signature: Annotated[str, Query(max_length=128)],
 ) -> StreamingResponse:
     download = service.open_signed(key, filename, expires, signature)
-    return StreamingResponse(
-        download.chunks,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Length": str(download.size),
-            "Content-Disposition": f'attachment; filename="{download.filename}"',
-        },
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{download.filename}"'}
+    if download.size is not None:
+        headers["Content-Length"] = str(download.size)
+    return StreamingResponse(download.chunks, media_type="application/octet-stream", headers=headers)
