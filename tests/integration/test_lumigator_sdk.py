@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -104,6 +105,10 @@ def test_sdk_dataset_lifecycle(server: Server) -> None:
     links = client.datasets.get_dataset_link(created.id, extension="csv")
     assert len(links.download_urls) == 1
     assert httpx.get(links.download_urls[0]).content == content
+    # The signed link went through the API: its access log line hides the signature.
+    signature = parse_qs(urlsplit(links.download_urls[0]).query)["signature"][0]
+    log = server.log.read_text()
+    assert "/api/v1/objects?" in log and "signature=***" in log and signature not in log
     assert len(client.datasets.get_dataset_link(created.id).download_urls) == 2
 
     client.datasets.delete_dataset(created.id)

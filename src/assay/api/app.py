@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
+from assay.api.access_log import redact_access_log
 from assay.api.deps import get_current_user
 from assay.api.errors import install_error_handlers
 from assay.api.routes import (
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()
         runtime = await anyio.to_thread.run_sync(Runtime.build, settings)
         await anyio.to_thread.run_sync(_start, runtime)
         app.state.runtime = runtime
