@@ -180,7 +180,12 @@ def _parquet_writer(sink: ObjectWriter, schema: pa.Schema) -> pq.ParquetWriter:
     column and row group into the footer and prune nothing."""
     with_statistics = [field.name for field in schema if not _is_text(field.type)]
     return pq.ParquetWriter(
-        sink, schema, compression="zstd", write_statistics=with_statistics, memory_pool=POOL
+        sink,
+        schema,
+        compression="zstd",
+        compression_level=1,
+        write_statistics=with_statistics,
+        memory_pool=POOL,
     )
 
 

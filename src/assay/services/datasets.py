@@ -69,7 +69,8 @@ async def _in_thread(function: Callable[[], T]) -> T:
 
 async def _in_threads(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     """Both calls at once on worker threads; raises the first one's error, if any, once both
-    have ended."""
+    have ended (itself, not wrapped in an exception group, so that a domain error keeps its
+    HTTP status)."""
     outcomes: list[tuple[bool, Any]] = [(False, None), (False, None)]
 
     async def run(index: int, function: Callable[[], Any]) -> None:

@@ -28,9 +28,19 @@ class ObjectWriter(ABC):
     Nothing is visible under the key until ``commit()``; ``abort()`` leaves nothing behind.
     """
 
-    @abstractmethod
+    _written = 0
+
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append bytes; returns how many were taken (always all of them)."""
+        size = len(data)
+        if size:
+            self._append(data)
+            self._written += size
+        return size
+
+    @abstractmethod
+    def _append(self, data: bytes | bytearray | memoryview) -> None:
+        """Take ``data`` (never empty) on its way to the object."""
 
     @abstractmethod
     def commit(self) -> ObjectInfo:
@@ -52,9 +62,9 @@ class ObjectWriter(ABC):
         return self.bytes_written
 
     @property
-    @abstractmethod
     def bytes_written(self) -> int:
         """Bytes accepted by ``write()`` so far."""
+        return self._written
 
 
 class ObjectStore(ABC):

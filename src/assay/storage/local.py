@@ -20,16 +20,9 @@ class LocalObjectWriter(ObjectWriter):
         self._file = os.fdopen(handle, "wb", buffering=1024 * 1024)
         self._temp = Path(temp_name)
         self._target = target
-        self._written = 0
 
-    @property
-    def bytes_written(self) -> int:
-        return self._written
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def _append(self, data: bytes | bytearray | memoryview) -> None:
         self._file.write(data)
-        self._written += len(data)
-        return len(data)
 
     def commit(self) -> ObjectInfo:
         self._file.close()

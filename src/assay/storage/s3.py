@@ -108,24 +108,15 @@ class S3ObjectWriter(ObjectWriter):
         self._content_type = content_type or "application/octet-stream"
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._written = 0
         self._upload_id: str | None = None
         self._parts: list[Future[dict[str, Any]]] = []
         self._slots = threading.BoundedSemaphore(MAX_PARTS_IN_FLIGHT)
 
-    @property
-    def bytes_written(self) -> int:
-        return self._written
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        size = len(data)
-        if size:
-            self._pending.append(data if type(data) is bytes else bytes(data))
-            self._pending_size += size
-            self._written += size
+    def _append(self, data: bytes | bytearray | memoryview) -> None:
+        self._pending.append(data if type(data) is bytes else bytes(data))
+        self._pending_size += len(data)
         if self._pending_size >= PART_SIZE * (1 + len(self._parts) // PARTS_PER_SIZE_STEP):
             self._send_part(self._take_pending())
-        return size
 
     def _take_pending(self) -> list[bytes]:
         pieces = self._pending

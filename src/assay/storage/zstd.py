@@ -38,19 +38,10 @@ class ZstdObjectWriter(ObjectWriter):
     def __init__(self, inner: ObjectWriter) -> None:
         self._inner = inner
         self._codec = pa.Codec("zstd", compression_level=LEVEL)
-        self._written = 0
 
-    @property
-    def bytes_written(self) -> int:
-        return self._written
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        size = len(data)
-        if size:
-            # pyarrow releases the GIL while it compresses.
-            self._inner.write(self._codec.compress(data, asbytes=True))
-            self._written += size
-        return size
+    def _append(self, data: bytes | bytearray | memoryview) -> None:
+        # pyarrow releases the GIL while it compresses.
+        self._inner.write(self._codec.compress(data, asbytes=True))
 
     def commit(self) -> ObjectInfo:
         return self._inner.commit()
