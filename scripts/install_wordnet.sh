@@ -16,7 +16,7 @@ target_dir="$nltk_data/corpora/wordnet"
 
 if [ ! -f "$source_dir/data.noun" ] || [ ! -f "$source_dir/index.sense" ]; then
     if [ "$(id -u)" -ne 0 ]; then
-        echo "install_wordnet: $source_dir is missing and apt-get needs root" >&2
+        echo "install_wordnet: METEOR needs WordNet; run 'sudo apt-get install wordnet-base wordnet-sense-index' and then this script again (METEOR is refused until then)" >&2
         exit 1
     fi
     apt-get update

@@ -11,6 +11,24 @@ from assay.cli.users import users_app
 from assay.config import Settings
 
 app = typer.Typer(help="Assay: evaluate, compare and serve ML models.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from assay import __version__
+
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Assay: evaluate, compare and serve ML models."""
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")

@@ -4,10 +4,25 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,63}$"
-NewPassword = Annotated[SecretStr, Field(min_length=8, max_length=1024)]
+PASSWORD_LENGTH = (8, 1024)
+
+
+def _check_password(value: SecretStr) -> SecretStr:
+    """pydantic's own length message counts "items"; people count characters."""
+    low, high = PASSWORD_LENGTH
+    if not low <= len(value.get_secret_value()) <= high:
+        raise ValueError(f"a password needs at least {low} and at most {high} characters")
+    return value
+
+
+NewPassword = Annotated[
+    SecretStr,
+    AfterValidator(_check_password),
+    Field(json_schema_extra={"minLength": PASSWORD_LENGTH[0], "maxLength": PASSWORD_LENGTH[1]}),
+]
 
 
 class UserCreate(BaseModel):
