@@ -71,9 +71,12 @@ class LocalRayHead:
 
     def _start(self) -> None:
         """Start on the ports chosen at construction, so a restarted head has the same address."""
-        ray = str(Path(sys.executable).parent / "ray")
+        # The module, not the `ray` script beside the interpreter: an environment that sees
+        # Ray through a path entry (a seeded or system-site venv) has no such script.
         command = [
-            ray,
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
             "start",
             "--head",
             "--block",
