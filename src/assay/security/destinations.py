@@ -9,6 +9,7 @@ no host of its own (``openai-compatible``, ``vllm``...) it then goes nowhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from assay.inference.registry import ProviderSpec, provider_spec
 HF_HUB_URL = "https://huggingface.co"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_ENTRIES = 32
+HOST_NAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a DNS name or IPv4, or IPv6 (unbracketed)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Endpoint:
     def parse(cls, url: str) -> Endpoint:
         """An ``http(s)://host[:port][/path]`` URL; ``ValueError`` for anything else."""
         parts = urlsplit(url.strip())
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        if parts.scheme not in DEFAULT_PORTS or not _valid_host(parts.hostname) or "@" in parts.netloc:
             raise ValueError(f"{url!r} is not an http(s) URL with a host and no credentials")
         return cls(
             parts.scheme,
@@ -43,15 +45,22 @@ class Endpoint:
         )
 
 
+def _valid_host(host: str | None) -> bool:
+    return host is not None and HOST_NAME.fullmatch(host) is not None
+
+
 def normalize_entry(entry: str) -> str:
     """One ``allowed_hosts`` entry, checked: a host (``api.example.com``, ``10.0.0.5:8000``)
     or a base URL (``https://gw.example.com/v1``); ``ValueError`` says what is wrong."""
     entry = entry.strip()
     if "://" in entry:
         Endpoint.parse(entry)
-        return entry.rstrip("/")
+        parts = urlsplit(entry)
+        if parts.query or parts.fragment:
+            raise ValueError(f"{entry!r}: a base URL has no query or fragment")
+        return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
     parts = urlsplit(f"//{entry}")
-    if not parts.hostname or parts.path or parts.query or parts.fragment or parts.username:
+    if not _valid_host(parts.hostname) or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(f"{entry!r} is neither a host (name or name:port) nor an http(s) base URL")
     _ = parts.port  # raises ValueError for a port out of range
     return entry.lower()
