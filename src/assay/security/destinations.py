@@ -35,18 +35,20 @@ class Endpoint:
     def parse(cls, url: str) -> Endpoint:
         """An ``http(s)://host[:port][/path]`` URL; ``ValueError`` for anything else."""
         parts = urlsplit(url.strip())
-        if parts.scheme not in DEFAULT_PORTS or not _valid_host(parts.hostname) or "@" in parts.netloc:
+        host = _host(parts.hostname)
+        if parts.scheme not in DEFAULT_PORTS or host is None or "@" in parts.netloc:
             raise ValueError(f"{url!r} is not an http(s) URL with a host and no credentials")
         return cls(
             parts.scheme,
-            parts.hostname.lower(),
+            host,
             parts.port or DEFAULT_PORTS[parts.scheme],
             parts.path.rstrip("/"),
         )
 
 
-def _valid_host(host: str | None) -> bool:
-    return host is not None and HOST_NAME.fullmatch(host) is not None
+def _host(hostname: str | None) -> str | None:
+    """``urlsplit``'s (lowercased) host name, if it is a DNS name or an IP address."""
+    return hostname if hostname is not None and HOST_NAME.fullmatch(hostname) else None
 
 
 def normalize_entry(entry: str) -> str:
@@ -60,7 +62,7 @@ def normalize_entry(entry: str) -> str:
             raise ValueError(f"{entry!r}: a base URL has no query or fragment")
         return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
     parts = urlsplit(f"//{entry}")
-    if not _valid_host(parts.hostname) or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+    if _host(parts.hostname) is None or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(f"{entry!r} is neither a host (name or name:port) nor an http(s) base URL")
     _ = parts.port  # raises ValueError for a port out of range
     return entry.lower()
