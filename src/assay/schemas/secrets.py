@@ -30,12 +30,18 @@ class SecretUploadRequest(BaseModel):
 
 
 class SecretGetRequest(BaseModel):
-    """Lumigator names the listing item ``SecretGetRequest``; it never carries the value."""
+    """Lumigator names the listing item ``SecretGetRequest``; it never carries the value.
+    Exactly Lumigator's fields: its SDK refuses any other."""
 
     model_config = ConfigDict(from_attributes=True)
 
     name: str = Field(..., min_length=1, max_length=255)
     description: str
+
+
+class SecretDetail(SecretGetRequest):
+    """The native listing item: also where the value may be sent."""
+
     allowed_hosts: list[str] = Field(default_factory=list, description=ALLOWED_HOSTS_DOC)
 
     @field_validator("allowed_hosts", mode="before")

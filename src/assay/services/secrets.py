@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidInputError, NotFoundError
 from assay.records import SecretRecord, UserRecord
 from assay.repositories.secrets import SecretRepository
-from assay.schemas.secrets import SecretGetRequest, SecretUploadRequest
+from assay.schemas.secrets import SecretUploadRequest
 from assay.security.secret_box import SecretBox
 from assay.services.audit import AuditTrail
 
@@ -34,8 +35,8 @@ class SecretService:
         self.box = box
         self.audit = AuditTrail(session)
 
-    def list_names(self, project_id: str) -> list[SecretGetRequest]:
-        return [SecretGetRequest.model_validate(item) for item in self.secrets.list_for_project(project_id)]
+    def list(self, project_id: str) -> Sequence[SecretRecord]:
+        return self.secrets.list_for_project(project_id)
 
     def put(self, project_id: str, name: str, upload: SecretUploadRequest, actor: UserRecord) -> bool:
         """Store or replace a secret; returns True when it did not exist before. Replacing
