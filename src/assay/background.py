@@ -27,7 +27,7 @@ Duty = Callable[[Runtime, Session], object]
 
 def reconcile(runtime: Runtime, session: Session) -> None:
     Reconciler(
-        session, runtime.store, runtime.compute, runtime.settings, runtime.secret_box, runtime.link_signer
+        session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
     ).tick()
 
 

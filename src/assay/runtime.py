@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.compute import ComputeEngine
+from assay.compute import ComputeRegistry
 from assay.compute.ray import RayCompute
 from assay.config import Settings
 from assay.db.engine import build_engine, build_session_factory
@@ -28,7 +28,7 @@ class Runtime:
     secret_box: SecretBox
     link_signer: LinkSigner
     catalog: ModelCatalog
-    compute: ComputeEngine
+    clusters: ComputeRegistry
     tracker: Tracker
 
     @classmethod
@@ -44,10 +44,13 @@ class Runtime:
             secret_box=SecretBox(master_key),
             link_signer=LinkSigner(master_key),
             catalog=ModelCatalog.load_default(),
-            compute=RayCompute(settings.ray_address, settings.home, settings.ray_python),
+            clusters=ComputeRegistry(
+                RayCompute(settings.ray_address, settings.home, settings.ray_python),
+                lambda address: RayCompute(address, settings.home, settings.ray_python),
+            ),
             tracker=open_tracker(settings),
         )
 
     def close(self) -> None:
-        self.compute.close()
+        self.clusters.close()
         self.engine.dispose()

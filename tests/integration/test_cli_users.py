@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -15,6 +16,8 @@ from assay.config import Settings
 from assay.db.engine import build_engine, build_session_factory
 from assay.db.migrate import upgrade
 from assay.errors import AuthenticationError
+from assay.records import AuditEventRecord
+from assay.repositories.users import UserRepository
 from assay.services.auth import Authenticator, Credentials
 from assay.services.bootstrap import ensure_defaults
 
@@ -96,3 +99,26 @@ def test_admin_password_setting_applies_once(home: Path) -> None:
         ensure_defaults(session, Settings(admin_password=SecretStr("a later, different value")))
         user, _ = Authenticator(session, first).login("admin", PASSWORD, "test")
         assert user.is_admin
+
+
+def test_cli_grants_and_revokes_the_permission_to_run_code(home: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["users", "create", "carol", "--no-password"])
+    granted = runner.invoke(app, ["users", "grant-code", "carol"])
+    assert granted.exit_code == 0 and "carol may now run code" in granted.output
+    assert "carol\truns code" in runner.invoke(app, ["users", "list"]).output
+    revoked = runner.invoke(app, ["users", "grant-code", "carol", "--revoke"])
+    assert revoked.exit_code == 0 and "may no longer" in revoked.output
+    settings = Settings()
+    for session in session_on(settings):
+        user = UserRepository(session).get_by_username("carol")
+        assert user is not None and user.can_run_code is False
+        events = session.scalars(
+            select(AuditEventRecord).where(AuditEventRecord.resource_id == "carol")
+        ).all()
+        assert [(e.action, e.resource_type) for e in events if e.resource_type == "code_permission"] == [
+            ("grant", "code_permission"),
+            ("revoke", "code_permission"),
+        ]
+    missing = runner.invoke(app, ["users", "grant-code", "ghost"])
+    assert missing.exit_code == 1 and "not found" in missing.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -76,10 +77,11 @@ def test_secret_lifecycle_never_returns_the_value(
         ("ok", {"value": "", "description": "d"}, "value"),
         ("ok", {"description": "d"}, "value"),
         ("ok", {"value": "x" * 1025, "description": "d"}, "value"),
+        ("ok", {"value": "x", "description": "d", "allowed_hosts": ["ftp://host"]}, "allowed_hosts"),
     ],
 )
 def test_secret_bad_input_is_422_naming_the_field(
-    client: TestClient, name: str, body: dict[str, str], field: str
+    client: TestClient, name: str, body: dict[str, Any], field: str
 ) -> None:
     response = client.put(f"{API}/settings/secrets/{name}", json=body)
     assert response.status_code == 422

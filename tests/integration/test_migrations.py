@@ -61,3 +61,46 @@ def test_upgrade_matches_the_mappings_and_downgrades_cleanly(engine: Engine) -> 
     upgrade(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns(table)}
+
+
+def test_0005_adds_the_policy_columns_to_existing_rows_and_removes_them(engine: Engine) -> None:
+    """Rows written before 0005 get the safe values (no code permission, the default cluster,
+    no listed destinations), and the downgrade takes the columns away again."""
+    upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, is_admin, created_at) "
+                "VALUES ('00000000000000000000000000000001', 'old', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO projects (id, name, description, created_at) "
+                "VALUES ('p', 'P', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO secrets (project_id, name, description, ciphertext, created_at, updated_at) "
+                "VALUES ('p', 'k', '', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    upgrade(engine, "0005")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT can_run_code FROM users")).scalar_one() in (False, 0)
+        assert connection.execute(text("SELECT ray_address FROM projects")).scalar_one() is None
+        assert connection.execute(text("SELECT allowed_hosts FROM secrets")).scalar_one() is None
+    assert "ray_address" in columns(engine, "jobs")
+
+    downgrade(engine, "0004")
+    assert "can_run_code" not in columns(engine, "users")
+    assert "ray_address" not in columns(engine, "projects") | columns(engine, "jobs")
+    assert "allowed_hosts" not in columns(engine, "secrets")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT username FROM users")).scalar_one() == "old"

@@ -103,7 +103,11 @@ def test_smollm2_inference_then_evaluation(app: TestClient) -> None:
 
 
 def test_failing_endpoint_fails_the_job_and_keeps_its_logs(app: TestClient) -> None:
-    secret = {"value": SECRET, "description": "key of a server that is not there"}
+    secret = {
+        "value": SECRET,
+        "description": "key of a server that is not there",
+        "allowed_hosts": ["127.0.0.1"],
+    }
     assert app.put(f"{API}/settings/secrets/dead_endpoint_key", json=secret).status_code in (201, 204)
     request = {
         "name": "dead-endpoint",

@@ -48,7 +48,7 @@ def test_embedded_mode_starts_and_stops_its_own_ray_head(
 ) -> None:
     settings = make_settings(Backend("sqlite", "local"), tmp_path, request, ray_address=None)
     with TestClient(create_app(settings)) as client:
-        compute = client.app.state.runtime.compute  # type: ignore[attr-defined]
+        compute = client.app.state.runtime.clusters.default  # type: ignore[attr-defined]
         assert isinstance(compute, RayCompute)
         job = script_job(client, "embedded", [sys.executable, "-c", "print('inside embedded ray')"])
         assert wait_for_status(client, job["id"])["status"] == "succeeded"

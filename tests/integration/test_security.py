@@ -301,6 +301,6 @@ def test_secret_values_never_leave_the_server(client: TestClient, world: World) 
             assert SECRET not in response.text, path
     names = client.get(f"{API}/projects/{PROJECT}/secrets", headers=owner.headers).json()
     assert names == [
-        {"name": "openai", "description": "provider key"},
-        {"name": "second", "description": "d"},
+        {"name": "openai", "description": "provider key", "allowed_hosts": []},
+        {"name": "second", "description": "d", "allowed_hosts": []},
     ]

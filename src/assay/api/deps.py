@@ -119,20 +119,20 @@ def get_health_service(session: SessionDep, runtime: RuntimeDep) -> HealthServic
 
 
 def get_job_service(session: SessionDep, runtime: RuntimeDep) -> JobService:
-    return JobService(session, runtime.store, runtime.compute, runtime.settings, runtime.link_signer)
+    return JobService(session, runtime.store, runtime.clusters, runtime.settings, runtime.link_signer)
 
 
 def get_experiment_service(session: SessionDep, runtime: RuntimeDep) -> ExperimentService:
-    return ExperimentService(session, runtime.store, runtime.compute)
+    return ExperimentService(session, runtime.store, runtime.clusters)
 
 
 def get_workflow_service(session: SessionDep, runtime: RuntimeDep) -> WorkflowService:
-    return WorkflowService(session, runtime.store, runtime.compute)
+    return WorkflowService(session, runtime.store, runtime.clusters)
 
 
 def get_comparison_service(session: SessionDep, runtime: RuntimeDep) -> ComparisonService:
     return ComparisonService(
-        session, runtime.store, ExperimentService(session, runtime.store, runtime.compute)
+        session, runtime.store, ExperimentService(session, runtime.store, runtime.clusters)
     )
 
 

@@ -75,6 +75,17 @@ def set_password(username: str) -> None:
     typer.echo(f"password of {username} changed")
 
 
+@users_app.command("grant-code")
+def grant_code(
+    username: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the permission away")] = False,
+) -> None:
+    """Allow a user to run code on the compute cluster (script jobs), or revoke it."""
+    with _users() as service:
+        service.set_code_permission(service.get(username), not revoke)
+    typer.echo(f"{username} {'may no longer' if revoke else 'may now'} run code")
+
+
 @users_app.command("token")
 def token(
     username: str,
@@ -93,6 +104,6 @@ def token(
 def list_users() -> None:
     with _users() as service:
         for user in service.list_all():
-            flags = ["admin"] if user.is_admin else []
+            flags = ["admin"] if user.is_admin else ["runs code"] if user.can_run_code else []
             flags += [] if user.password_hash else ["no password"]
             typer.echo(f"{user.username}\t{', '.join(flags)}")

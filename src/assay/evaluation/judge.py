@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from assay.inference.config import InferenceConfig
 from assay.inference.runner import run_inference
+from assay.schemas.jobs import JUDGE_PROVIDER
 from assay.storage import ObjectStore
 
 MIN_SCORE, MAX_SCORE = 1, 5
@@ -97,7 +98,7 @@ def _ask(
     writer.commit()
     config = InferenceConfig.model_validate(
         {
-            "provider": "openai-compatible",
+            "provider": JUDGE_PROVIDER,
             "model": settings.model,
             "base_url": settings.base_url,
             "dataset_key": dataset_key,

@@ -51,6 +51,9 @@ class JobRecord(Base):
     logs_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     output_prefix: Mapped[str | None] = mapped_column(String(512), nullable=True)
     engine_name: Mapped[str] = mapped_column(String(128))
+    # The cluster the job was sent to (None: the server's default), kept so that a later
+    # change of the project's binding never orphans it: it is polled and stopped where it runs.
+    ray_address: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     dataset_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True
     )

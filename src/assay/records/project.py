@@ -14,4 +14,7 @@ class ProjectRecord(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The Ray cluster (dashboard URL) this project's jobs run on; None: the server's default.
+    # Only administrators set it, so that teams that must not share a cluster do not.
+    ray_address: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

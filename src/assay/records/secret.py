@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.records.base import Base, UTCDateTime, utcnow
@@ -19,5 +19,8 @@ class SecretRecord(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     ciphertext: Mapped[str] = mapped_column(Text)
+    # Hosts or base URLs the value may be sent to (see ``assay.security.destinations``);
+    # None or empty: the provider's own host only.
+    allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

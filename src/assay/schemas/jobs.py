@@ -74,6 +74,10 @@ class JobAnnotateConfig(JobInferenceConfig):
     store_to_dataset: bool = True
 
 
+# The judge talks to ``model_base_url`` as an OpenAI-compatible server.
+JUDGE_PROVIDER = "openai-compatible"
+
+
 class JudgeConfig(BaseModel):
     model_name: str = Field(min_length=1)
     model_base_url: str = Field(min_length=1)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.records import Role
 
@@ -27,6 +28,26 @@ class ProjectUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=3, max_length=35, description=NAME_DOC)
     description: str | None = Field(None, max_length=10_000)
+    ray_address: str | None = Field(
+        None,
+        max_length=2048,
+        description="administrators only: the Ray dashboard URL (http://head:8265) this project's "
+        "new jobs run on; null: the server's cluster. Running jobs stay where they are.",
+        examples=["http://ray-head.team-a:8265"],
+    )
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL of a Ray dashboard, such as http://head:8265")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must not carry credentials, a query or a fragment")
+        _ = parts.port  # raises ValueError for a port out of range
+        return value.strip().rstrip("/")
 
 
 class ProjectResponse(BaseModel):
@@ -35,6 +56,7 @@ class ProjectResponse(BaseModel):
     description: str
     created_at: dt.datetime
     role: Role = Field(description="the caller's role (administrators act as owners everywhere)")
+    ray_address: str | None = Field(None, description="the project's own Ray cluster; null: the server's")
 
 
 class MemberPut(BaseModel):

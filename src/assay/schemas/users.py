@@ -31,6 +31,7 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN, description="2-64 of a-z 0-9 _ . - (lowercase)")
     password: NewPassword | None = Field(None, description="none: the user signs in with API tokens only")
     is_admin: bool = False
+    can_run_code: bool = Field(False, description="may run code on the cluster (script jobs); see README")
 
 
 class UserUpdate(BaseModel):
@@ -44,12 +45,16 @@ class UserUpdate(BaseModel):
         None, max_length=1024, description="required to change your own password"
     )
     is_admin: bool | None = Field(None, description="administrators only")
+    can_run_code: bool | None = Field(
+        None, description="administrators only: grant or revoke the permission to run code"
+    )
 
 
 class UserResponse(BaseModel):
     id: uuid.UUID
     username: str
     is_admin: bool
+    can_run_code: bool = Field(description="may submit jobs that run user code (always for administrators)")
     has_password: bool
     default_project: str | None
     created_at: dt.datetime

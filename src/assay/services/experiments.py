@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeEngine, EngineUnavailableError
+from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
 from assay.metrics import validate_metric_names
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
@@ -22,6 +22,8 @@ from assay.repositories.experiments import ExperimentRepository, WorkflowReposit
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.experiments import ExperimentCreate, WorkflowCreateRequest
+from assay.schemas.jobs import JUDGE_PROVIDER
+from assay.security.destinations import check_destination
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import dataset_prefix
@@ -37,10 +39,10 @@ class ExperimentView:
 
 
 class ExperimentService:
-    def __init__(self, session: Session, store: ObjectStore, compute: ComputeEngine) -> None:
+    def __init__(self, session: Session, store: ObjectStore, clusters: ComputeRegistry) -> None:
         self.session = session
         self.store = store
-        self.compute = compute
+        self.clusters = clusters
         self.experiments = ExperimentRepository(session)
         self.workflows = WorkflowRepository(session)
         self.jobs = JobRepository(session)
@@ -85,7 +87,7 @@ class ExperimentService:
     def delete(self, project_id: str, experiment_id: uuid.UUID, force: bool, user: UserRecord) -> None:
         view = self.get(project_id, experiment_id)
         for workflow in view.workflows:
-            WorkflowService(self.session, self.store, self.compute).delete(
+            WorkflowService(self.session, self.store, self.clusters).delete(
                 project_id, workflow.id, force, user
             )
         WorkflowTracking(self.session).experiment_deleted(view.experiment)
@@ -95,10 +97,10 @@ class ExperimentService:
 
 
 class WorkflowService:
-    def __init__(self, session: Session, store: ObjectStore, compute: ComputeEngine) -> None:
+    def __init__(self, session: Session, store: ObjectStore, clusters: ComputeRegistry) -> None:
         self.session = session
         self.store = store
-        self.compute = compute
+        self.clusters = clusters
         self.workflows = WorkflowRepository(session)
         self.jobs = JobRepository(session)
         self.cleanup = ObjectCleanupService(session, store)
@@ -106,14 +108,7 @@ class WorkflowService:
     def create(self, project_id: str, user: UserRecord, request: WorkflowCreateRequest) -> WorkflowRecord:
         experiment = self._experiment(project_id, request.experiment_id)
         metrics = validate_metric_names(request.metrics) if request.metrics is not None else None
-        if (
-            request.secret_key_name
-            and SecretRepository(self.session).get(project_id, request.secret_key_name.strip().lower())
-            is None
-        ):
-            raise InvalidInputError(
-                f"secret {request.secret_key_name!r} does not exist", field="secret_key_name"
-            )
+        self._check_secret(project_id, request)
         workflow = WorkflowRecord(
             experiment_id=experiment.id,
             project_id=project_id,
@@ -136,6 +131,22 @@ class WorkflowService:
         AuditTrail(self.session).record(user, "run", "workflow", workflow.id, project_id=project_id)
         self.session.commit()
         return workflow
+
+    def _check_secret(self, project_id: str, request: WorkflowCreateRequest) -> None:
+        """The secret exists and may go to the model's and the judge's servers, checked now
+        rather than when the reconciler creates the steps' jobs."""
+        if not request.secret_key_name:
+            return
+        secret = SecretRepository(self.session).get(project_id, request.secret_key_name.strip().lower())
+        if secret is None:
+            raise InvalidInputError(
+                f"secret {request.secret_key_name!r} does not exist", field="secret_key_name"
+            )
+        destinations = [(request.provider, request.base_url)]
+        if request.llm_as_judge is not None:
+            destinations.append((JUDGE_PROVIDER, request.llm_as_judge.model_base_url))
+        for provider, base_url in destinations:
+            check_destination(secret.name, secret.allowed_hosts, provider, base_url, field="secret_key_name")
 
     def _experiment(self, project_id: str, experiment_id: str | None) -> ExperimentRecord:
         try:
@@ -201,7 +212,7 @@ class WorkflowService:
         for job in jobs:
             if not JobStatus(job.status).finished:
                 with contextlib.suppress(EngineUnavailableError):
-                    self.compute.stop(str(job.id))
+                    self.clusters.engine(job.ray_address).stop(str(job.id))
             cleanups.append(self.cleanup.schedule(job_prefix(project_id, job.id)))
             if job.output_prefix:
                 cleanups.append(self.cleanup.schedule(job.output_prefix))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeEngine, EngineUnavailableError
+from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.config import Settings
 from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
 from assay.jobs.document import JobDocument
@@ -22,11 +22,21 @@ from assay.naming import engine_name
 from assay.records import DatasetRecord, JobKind, JobRecord, JobStatus, UserRecord
 from assay.repositories.datasets import DatasetRepository
 from assay.repositories.jobs import JobRepository
+from assay.repositories.projects import ProjectRepository
 from assay.repositories.secrets import SecretRepository
-from assay.schemas.jobs import JobConfig, JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
+from assay.schemas.jobs import (
+    JUDGE_PROVIDER,
+    JobConfig,
+    JobCreate,
+    JobEvalConfig,
+    JobInferenceConfig,
+    ScriptJobConfig,
+)
+from assay.security.destinations import check_destination
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
+from assay.services.code_policy import require_code_permission
 from assay.services.datasets import dataset_prefix
 from assay.storage import ObjectStore, StorageError
 
@@ -43,13 +53,13 @@ class JobService:
         self,
         session: Session,
         store: ObjectStore,
-        compute: ComputeEngine,
+        clusters: ComputeRegistry,
         settings: Settings,
         signer: LinkSigner,
     ) -> None:
         self.session = session
         self.store = store
-        self.compute = compute
+        self.clusters = clusters
         self.settings = settings
         self.signer = signer
         self.jobs = JobRepository(session)
@@ -74,8 +84,10 @@ class JobService:
                 f"job_type {config.job_type!r} does not match the route's {kind!r}",
                 field="job_config.job_type",
             )
+        require_code_permission(user, config)
         dataset = self._input_dataset(project_id, request)
         self._check_secret(project_id, config)
+        project = ProjectRepository(self.session).get(project_id)
         job_id = uuid.uuid4()
         prefix = job_prefix(project_id, job_id)
         produces_dataset = isinstance(config, JobInferenceConfig)
@@ -116,6 +128,7 @@ class JobService:
                 ),
                 dataset_id=dataset.id if dataset else None,
                 created_by=user.id if user else None,
+                ray_address=project.ray_address if project else None,
             )
             self.jobs.add(record)
             if on_created is not None:
@@ -152,12 +165,18 @@ class JobService:
                 )
         return dataset
 
-    def _check_secret(self, project_id: str, config: object) -> None:
+    def _check_secret(self, project_id: str, config: JobConfig) -> None:
+        """The secret exists and may go where the job would send it."""
         name = getattr(config, "secret_key_name", None)
-        if name and self.secrets.get(project_id, name.strip().lower()) is None:
+        if not name:
+            return
+        secret = self.secrets.get(project_id, name.strip().lower())
+        if secret is None:
             raise InvalidInputError(
                 f"secret {name!r} does not exist in this project", field="job_config.secret_key_name"
             )
+        for provider, base_url in secret_destinations(config):
+            check_destination(secret.name, secret.allowed_hosts, provider, base_url)
 
     def get(self, project_id: str, job_id: uuid.UUID) -> JobRecord:
         job = self.jobs.get(project_id, job_id)
@@ -189,7 +208,7 @@ class JobService:
         if job.status == JobStatus.CREATED:
             return ""
         try:
-            return self.compute.logs(str(job.id))
+            return self.clusters.engine(job.ray_address).logs(str(job.id))
         except EngineUnavailableError as exc:
             raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
 
@@ -222,6 +241,15 @@ class JobService:
             self.audit.record(user, "stop", "job", job_id, project_id=project_id)
             self.session.commit()
         return job
+
+
+def secret_destinations(config: JobConfig) -> list[tuple[str, str | None]]:
+    """(provider, base URL) of every endpoint a job of this config sends its secret to."""
+    if isinstance(config, JobInferenceConfig):
+        return [(config.provider, config.base_url)]
+    if isinstance(config, JobEvalConfig) and config.llm_as_judge is not None:
+        return [(JUDGE_PROVIDER, config.llm_as_judge.model_base_url)]
+    return []
 
 
 def _document_config(config: JobConfig) -> dict[str, Any]:

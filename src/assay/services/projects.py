@@ -127,7 +127,22 @@ class ProjectService:
         return _response(project, Role.OWNER)
 
     def update(self, actor: UserRecord, project: ProjectRecord, body: ProjectUpdate) -> ProjectResponse:
-        """Change the display name or description; the id stays (see ``ProjectUpdate``)."""
+        """Change the display name or description; the id stays (see ``ProjectUpdate``). The
+        cluster binding is the administrators': it decides who shares a cluster with whom."""
+        if "ray_address" in body.model_fields_set and body.ray_address != project.ray_address:
+            if not actor.is_admin:
+                raise PermissionDeniedError(
+                    "only administrators may bind a project to a Ray cluster", field="ray_address"
+                )
+            project.ray_address = body.ray_address
+            self.audit.record(
+                actor,
+                "bind",
+                "project_cluster",
+                project.id,
+                project_id=project.id,
+                ray_address=body.ray_address,
+            )
         if body.name is not None:
             project.name = check_name(body.name)
         if body.description is not None:
@@ -214,6 +229,7 @@ def _response(project: ProjectRecord, role: Role) -> ProjectResponse:
         description=project.description,
         created_at=project.created_at,
         role=role,
+        ray_address=project.ray_address,
     )
 
 

@@ -14,7 +14,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeEngine, EngineStatus, EngineUnavailableError, JobSpec
+from assay.compute import ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
 from assay.jobs.document import SECRET_ENV, JobDocument, encode_api_key
 from assay.jobs.run import read_document
@@ -43,19 +43,19 @@ class Reconciler:
         self,
         session: Session,
         store: ObjectStore,
-        compute: ComputeEngine,
+        clusters: ComputeRegistry,
         settings: Settings,
         box: SecretBox,
         signer: LinkSigner,
     ) -> None:
         self.session = session
         self.store = store
-        self.compute = compute
+        self.clusters = clusters
         self.settings = settings
         self.box = box
         self.jobs = JobRepository(session)
         self.cleanup = ObjectCleanupService(session, store)
-        self.workflows = WorkflowRunner(session, store, compute, settings, signer)
+        self.workflows = WorkflowRunner(session, store, clusters, settings, signer)
 
     def tick(self) -> None:
         """Advance every active job, then every active workflow (whose steps are jobs)."""
@@ -71,16 +71,18 @@ class Reconciler:
                 log.exception("advancing workflow %s failed; will retry", workflow_id)
 
     def _advance_jobs(self) -> None:
+        unreachable: set[str | None] = set()  # clusters that failed this tick: skip their jobs
         for job_id in self.jobs.active_ids():
             job = self.jobs.by_id(job_id)
-            if job is None:
+            if job is None or job.ray_address in unreachable:
                 continue
+            address = job.ray_address
             try:
                 self._advance(job)
             except EngineUnavailableError as exc:
                 self.session.rollback()
                 log.warning("compute engine unavailable while advancing job %s: %s", job_id, exc)
-                return
+                unreachable.add(address)
             except Exception:
                 self.session.rollback()
                 log.exception("advancing job %s failed; will retry", job_id)
@@ -89,19 +91,20 @@ class Reconciler:
         if job.status == JobStatus.CREATED:
             self._submit(job)
             return
-        info = self.compute.info(str(job.id))
+        compute = self.clusters.engine(job.ray_address)
+        info = compute.info(str(job.id))
         if info is None:
             self._finish(job, JobStatus.FAILED, LOST_REASON)
             return
         if job.stop_requested and info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
-            self.compute.stop(str(job.id))
+            compute.stop(str(job.id))
         if info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
             if info.status == EngineStatus.RUNNING and job.status != JobStatus.RUNNING:
                 job.status = JobStatus.RUNNING
                 job.started_at = info.started_at or utcnow()
                 self.session.commit()
             return
-        logs = self.compute.logs(str(job.id))
+        logs = compute.logs(str(job.id))
         job.started_at = job.started_at or info.started_at
         self._store_logs(job, logs)
         if info.status == EngineStatus.SUCCEEDED:
@@ -121,7 +124,7 @@ class Reconciler:
             self._finish(job, JobStatus.STOPPED, "stopped before it started")
             return
         try:
-            self.compute.submit(self._spec(job))
+            self.clusters.engine(job.ray_address).submit(self._spec(job))
         except EngineUnavailableError as exc:
             if utcnow() - job.created_at > SUBMIT_DEADLINE:
                 self._finish(job, JobStatus.FAILED, f"the compute engine could not accept the job: {exc}")
@@ -142,7 +145,7 @@ class Reconciler:
         labels = engine_labels(
             self.settings.namespace, job.project_id, job.kind, job.engine_name, user.username if user else ""
         )
-        argv = [self.compute.python(), "-m", "assay.jobs.run", job.config_key]
+        argv = [self.clusters.engine(job.ray_address).python(), "-m", "assay.jobs.run", job.config_key]
         cpus = float(job.config.get("num_cpus", self.settings.job_cpus))
         return JobSpec(str(job.id), argv, env, labels, cpus)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidInputError, NotFoundError
 from assay.records import SecretRecord, UserRecord
 from assay.repositories.secrets import SecretRepository
-from assay.schemas.secrets import SecretGetRequest, SecretUploadRequest
+from assay.schemas.secrets import SecretUploadRequest
 from assay.security.secret_box import SecretBox
 from assay.services.audit import AuditTrail
 
@@ -34,25 +35,26 @@ class SecretService:
         self.box = box
         self.audit = AuditTrail(session)
 
-    def list_names(self, project_id: str) -> list[SecretGetRequest]:
-        return [SecretGetRequest.model_validate(item) for item in self.secrets.list_for_project(project_id)]
+    def list(self, project_id: str) -> Sequence[SecretRecord]:
+        return self.secrets.list_for_project(project_id)
 
     def put(self, project_id: str, name: str, upload: SecretUploadRequest, actor: UserRecord) -> bool:
-        """Store or replace a secret; returns True when it did not exist before."""
+        """Store or replace a secret; returns True when it did not exist before. Replacing
+        without ``allowed_hosts`` keeps the list, so Lumigator clients can rotate a key."""
         name = normalize_name(name)
         existing = self.secrets.get(project_id, name)
         ciphertext = self.box.seal(upload.value)
-        if existing is None:
-            self.secrets.add(
-                SecretRecord(
-                    project_id=project_id, name=name, description=upload.description, ciphertext=ciphertext
-                )
-            )
-        else:
-            existing.description = upload.description
-            existing.ciphertext = ciphertext
+        secret = existing or self.secrets.add(
+            SecretRecord(project_id=project_id, name=name, ciphertext=ciphertext, allowed_hosts=[])
+        )
+        secret.description = upload.description
+        secret.ciphertext = ciphertext
+        if upload.allowed_hosts is not None:
+            secret.allowed_hosts = upload.allowed_hosts
         action = "create" if existing is None else "update"
-        self.audit.record(actor, action, "secret", name, project_id=project_id)
+        self.audit.record(
+            actor, action, "secret", name, project_id=project_id, allowed_hosts=secret.allowed_hosts or []
+        )
         self.session.commit()
         return existing is None
 

@@ -22,6 +22,7 @@ from assay.schemas.users import TokenCreate, UserCreate, UserResponse, UserUpdat
 from assay.security.passwords import hash_password, verify_password
 from assay.security.tokens import new_token, token_hash
 from assay.services.audit import AuditTrail
+from assay.services.code_policy import may_run_code
 from assay.services.projects import ProjectAccess
 
 ME = "me"
@@ -41,6 +42,7 @@ def describe(user: UserRecord) -> UserResponse:
         id=user.id,
         username=user.username,
         is_admin=user.is_admin,
+        can_run_code=may_run_code(user),
         has_password=user.password_hash is not None,
         default_project=user.default_project_id,
         created_at=user.created_at,
@@ -84,11 +86,14 @@ class UserService:
         user = UserRecord(
             username=body.username,
             is_admin=body.is_admin,
+            can_run_code=body.can_run_code,
             password_hash=hash_password(body.password.get_secret_value()) if body.password else None,
         )
         try:
             self.users.add(user)
-            self.audit.record(actor, "create", "user", user.username, is_admin=user.is_admin)
+            self.audit.record(
+                actor, "create", "user", user.username, is_admin=user.is_admin, can_run_code=user.can_run_code
+            )
             self.session.commit()
         except IntegrityError as exc:  # the same name, created at the same moment elsewhere
             self.session.rollback()
@@ -104,11 +109,25 @@ class UserService:
             require_admin(actor)
             self._keep_server_admin(user)
             user.is_admin = body.is_admin
+        if body.can_run_code is not None and body.can_run_code != user.can_run_code:
+            require_admin(actor)
+            self._record_code_permission(actor, user, body.can_run_code)
         if body.password is not None:
             self._change_password(actor, user, body)
         self.audit.record(actor, "update", "user", user.username, fields=changed)
         self.session.commit()
         return user
+
+    def set_code_permission(self, user: UserRecord, allowed: bool) -> None:
+        """For the command line: grant or revoke the permission to run code (see
+        ``assay.services.code_policy``)."""
+        self._record_code_permission(None, user, allowed)
+        self.session.commit()
+
+    def _record_code_permission(self, actor: UserRecord | None, user: UserRecord, allowed: bool) -> None:
+        if user.can_run_code != allowed:
+            user.can_run_code = allowed
+            self.audit.record(actor, "grant" if allowed else "revoke", "code_permission", user.username)
 
     def _change_password(self, actor: UserRecord, user: UserRecord, body: UserUpdate) -> None:
         """Your own password needs the current one, so that a stolen session cannot take over

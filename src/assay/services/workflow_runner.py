@@ -7,12 +7,14 @@ workflow's move, so an API process killed anywhere resumes exactly where it stop
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeEngine
+from assay.compute import ComputeRegistry
 from assay.config import Settings
+from assay.errors import InvalidInputError, PermissionDeniedError
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.jobs import JobRepository
 from assay.schemas.jobs import GenerationConfig, JobCreate, JobEvalConfig, JobInferenceConfig, JudgeConfig
@@ -43,14 +45,14 @@ class WorkflowRunner:
         self,
         session: Session,
         store: ObjectStore,
-        compute: ComputeEngine,
+        clusters: ComputeRegistry,
         settings: Settings,
         signer: LinkSigner,
     ) -> None:
         self.session = session
         self.jobs = JobRepository(session)
         self.tracking = WorkflowTracking(session)
-        self.job_service = JobService(session, store, compute, settings, signer)
+        self.job_service = JobService(session, store, clusters, settings, signer)
 
     def advance(self, workflow: WorkflowRecord) -> None:
         experiment = self.session.get(ExperimentRecord, workflow.experiment_id)
@@ -119,7 +121,7 @@ class WorkflowRunner:
             workflow.status = WorkflowStatus.RUNNING_INFERENCE
             self.tracking.job_started(workflow, job)
 
-        self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+        self._create_step(workflow, experiment, request, move, "inference")
 
     def _start_evaluation(
         self, workflow: WorkflowRecord, experiment: ExperimentRecord, inference: JobRecord
@@ -145,7 +147,24 @@ class WorkflowRunner:
             workflow.status = WorkflowStatus.RUNNING_EVALUATION
             self.tracking.job_started(workflow, job)
 
-        self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+        self._create_step(workflow, experiment, request, move, "evaluation")
+
+    def _create_step(
+        self,
+        workflow: WorkflowRecord,
+        experiment: ExperimentRecord,
+        request: JobCreate,
+        move: Callable[[JobRecord], None],
+        step: str,
+    ) -> None:
+        """Create the step's job; one refused for what it asks (the secret's allowed hosts
+        changed since the workflow was created...) fails the workflow instead of being retried
+        forever."""
+        try:
+            self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+        except (InvalidInputError, PermissionDeniedError) as exc:
+            self.session.rollback()
+            self._end(workflow, WorkflowStatus.FAILED, f"{step} refused: {exc.message}", step)
 
     def _job_ended(self, workflow: WorkflowRecord, job: JobRecord, step: str) -> None:
         if job.status == JobStatus.STOPPED:

@@ -34,7 +34,8 @@ def get_project(project: PathProject, user: CurrentUser, service: ProjectService
 def update_project(
     body: ProjectUpdate, project: OwnerProject, user: CurrentUser, service: ProjectServiceDep
 ) -> ProjectResponse:
-    """Change the display name or the description (owners). The id never changes."""
+    """Change the display name or the description (owners). The id never changes. Binding the
+    project to its own Ray cluster (``ray_address``) is for administrators (403 otherwise)."""
     return service.update(user, project, body)
 
 

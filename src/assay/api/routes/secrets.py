@@ -7,19 +7,20 @@ from fastapi import APIRouter, Depends, Response
 from assay.api.bodies import json_body_doc, lenient_json
 from assay.api.deps import CurrentUser, ProjectResolver, SecretServiceDep, default_project, path_project
 from assay.records import ProjectRecord, Role
-from assay.schemas.secrets import SecretGetRequest, SecretUploadRequest
+from assay.schemas.secrets import SecretDetail, SecretGetRequest, SecretUploadRequest
 
 
-def build_router(resolve_project: ProjectResolver) -> APIRouter:
-    """The secret routes, with ``resolve_project(role)`` choosing and checking the project."""
+def build_router(resolve_project: ProjectResolver, listing_model: type[SecretGetRequest]) -> APIRouter:
+    """The secret routes, with ``resolve_project(role)`` choosing and checking the project;
+    ``listing_model`` is Lumigator's exact item or the native one with ``allowed_hosts``."""
     router = APIRouter()
     viewer = Depends(resolve_project(Role.VIEWER))
     editor = Depends(resolve_project(Role.EDITOR))
     read_body = Depends(lenient_json(SecretUploadRequest))
 
-    @router.get("", response_model=list[SecretGetRequest])
+    @router.get("", response_model=list[listing_model])  # type: ignore[valid-type]
     def list_secrets(service: SecretServiceDep, project: ProjectRecord = viewer) -> list[SecretGetRequest]:
-        return service.list_names(project.id)
+        return [listing_model.model_validate(secret) for secret in service.list(project.id)]
 
     @router.put(
         "/{secret_name}",
@@ -48,5 +49,5 @@ def build_router(resolve_project: ProjectResolver) -> APIRouter:
     return router
 
 
-lumigator_router = build_router(default_project)
-project_router = build_router(path_project)
+lumigator_router = build_router(default_project, SecretGetRequest)
+project_router = build_router(path_project, SecretDetail)

@@ -43,7 +43,7 @@ def update_user(
 ) -> UserResponse:
     """Set the default project (the one Lumigator-compatible routes act on), the password (your
     own needs ``current_password``; every web session of the user ends) or, for
-    administrators, the admin flag."""
+    administrators, the admin flag and the permission to run code (``can_run_code``)."""
     return describe(service.update(caller, target, body))
 
 

@@ -1,0 +1,134 @@
+"""Where a secret may be sent: the one decision, for job submission and for a running job
+that fetches its key.
+
+A secret lists the hosts or base URLs it may go to (``allowed_hosts``). One that lists none
+may go only to the provider's own host (``openai`` → api.openai.com), so a key stored for a
+hosted provider cannot be pointed at a server that would record it; with a provider that has
+no host of its own (``openai-compatible``, ``vllm``...) it then goes nowhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from assay.errors import AssayError, InvalidInputError
+from assay.inference.registry import ProviderSpec, provider_spec
+
+# The Hugging Face provider sends its token to the hub when it downloads a model.
+HF_HUB_URL = "https://huggingface.co"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_ENTRIES = 32
+HOST_NAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a DNS name or IPv4, or IPv6 (unbracketed)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> Endpoint:
+        """An ``http(s)://host[:port][/path]`` URL; ``ValueError`` for anything else."""
+        parts = urlsplit(url.strip())
+        host = _host(parts.hostname)
+        if parts.scheme not in DEFAULT_PORTS or host is None or "@" in parts.netloc:
+            raise ValueError(f"{url!r} is not an http(s) URL with a host and no credentials")
+        return cls(
+            parts.scheme,
+            host,
+            parts.port or DEFAULT_PORTS[parts.scheme],
+            parts.path.rstrip("/"),
+        )
+
+
+def _host(hostname: str | None) -> str | None:
+    """``urlsplit``'s (lowercased) host name, if it is a DNS name or an IP address."""
+    return hostname if hostname is not None and HOST_NAME.fullmatch(hostname) else None
+
+
+def normalize_entry(entry: str) -> str:
+    """One ``allowed_hosts`` entry, checked: a host (``api.example.com``, ``10.0.0.5:8000``)
+    or a base URL (``https://gw.example.com/v1``); ``ValueError`` says what is wrong."""
+    entry = entry.strip()
+    if "://" in entry:
+        Endpoint.parse(entry)
+        parts = urlsplit(entry)
+        if parts.query or parts.fragment:
+            raise ValueError(f"{entry!r}: a base URL has no query or fragment")
+        return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+    parts = urlsplit(f"//{entry}")
+    if _host(parts.hostname) is None or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{entry!r} is neither a host (name or name:port) nor an http(s) base URL")
+    _ = parts.port  # raises ValueError for a port out of range
+    return entry.lower()
+
+
+def _matches(entry: str, target: Endpoint) -> bool:
+    if "://" in entry:
+        allowed = Endpoint.parse(entry)
+        return (allowed.scheme, allowed.host, allowed.port) == (target.scheme, target.host, target.port) and (
+            target.path == allowed.path or target.path.startswith(f"{allowed.path}/")
+        )
+    parts = urlsplit(f"//{entry}")
+    return parts.hostname == target.host and (parts.port is None or parts.port == target.port)
+
+
+def _spec(provider: str) -> ProviderSpec | None:
+    try:
+        return provider_spec(provider)
+    except AssayError:
+        return None
+
+
+def destination(provider: str, base_url: str | None) -> str | None:
+    """The URL a job of ``provider`` sends its key to; None when the key goes nowhere."""
+    spec = _spec(provider)
+    if spec is not None and spec.family == "hf":
+        return HF_HUB_URL
+    if spec is not None and spec.family == "mock":
+        return None
+    return base_url or (spec.default_base_url if spec else None)
+
+
+def provider_hosts(provider: str) -> list[str]:
+    """The hosts a secret that lists none may go to: the provider's own, if it has one."""
+    spec = _spec(provider)
+    if spec is not None and spec.family == "hf":
+        return [Endpoint.parse(HF_HUB_URL).host]
+    if spec is not None and spec.default_base_url:
+        return [Endpoint.parse(spec.default_base_url).host]
+    return []
+
+
+def check_destination(
+    secret_name: str,
+    allowed_hosts: Sequence[str] | None,
+    provider: str,
+    base_url: str | None,
+    *,
+    field: str = "job_config.secret_key_name",
+) -> None:
+    """Refuse (422 naming ``field`` and the host) to send a secret where it may not go."""
+    url = destination(provider, base_url)
+    if url is None:
+        return
+    try:
+        target = Endpoint.parse(url)
+    except ValueError:
+        raise InvalidInputError(
+            f"secret {secret_name!r} cannot be sent to {url!r}: not an http(s) URL", field=field
+        ) from None
+    allowed = list(allowed_hosts or ()) or provider_hosts(provider)
+    if any(_matches(entry, target) for entry in allowed):
+        return
+    listed = ", ".join(allowed) if allowed else "none"
+    raise InvalidInputError(
+        f"secret {secret_name!r} may not be sent to {target.host} (allowed: {listed}); "
+        "an editor can add the host to the secret's allowed_hosts",
+        field=field,
+    )
