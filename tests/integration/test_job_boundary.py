@@ -5,6 +5,7 @@ outputs come through the internal job API, within the job's own keys only."""
 from __future__ import annotations
 
 import json
+import random
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,10 +17,13 @@ from fastapi.testclient import TestClient
 from ray.job_submission import JobSubmissionClient
 
 from assay.compute.local_ray import LocalRayHead
+from assay.jobs.connection import connect
 from assay.jobs.environment import API_URL_ENV, CLAIM_ENV
 from assay.runtime import Runtime
 from assay.security.keys import load_master_key
 from assay.services.job_credentials import JobCredentials
+from assay.storage import StorageError
+from assay.storage.job_api import SPOOL_MEMORY
 from assay.testing.openai_server import OpenAIServer, Rule
 from tests.helpers import csv_bytes
 from tests.integration.accounts import create_project
@@ -120,19 +124,26 @@ def test_script_sees_none_of_the_servers_environment(client: TestClient, runtime
 
 
 @pytest.fixture
-def running_job(client: TestClient, runtime: Runtime) -> Iterator[tuple[dict[str, Any], str]]:
-    """A running job and a session token of its own (a fresh claim, traded as a job would)."""
+def job_claim(client: TestClient, runtime: Runtime) -> Iterator[tuple[dict[str, Any], str]]:
+    """A running job and a fresh claim token for it, as the reconciler would give it."""
     job = script_job(client, "scoped", SLEEPER)
     wait_for_status(client, job["id"], {"running"})
     with runtime.session_factory() as session:
         claim = JobCredentials(session).mint(uuid.UUID(job["id"]))
         session.commit()
+    yield job, claim
+    client.put(f"{API}/jobs/{job['id']}/stop")
+    wait_for_status(client, job["id"])
+
+
+@pytest.fixture
+def running_job(client: TestClient, job_claim: tuple[dict[str, Any], str]) -> tuple[dict[str, Any], str]:
+    """The job and its session token, traded for the claim as a job would (once only)."""
+    job, claim = job_claim
     claimed = client.post(f"{JOB_API}/claim", headers=bearer(claim))
     assert claimed.status_code == 200, claimed.text
     assert client.post(f"{JOB_API}/claim", headers=bearer(claim)).status_code == 401
-    yield job, claimed.json()["token"]
-    client.put(f"{API}/jobs/{job['id']}/stop")
-    wait_for_status(client, job["id"])
+    return job, str(claimed.json()["token"])
 
 
 def test_a_job_token_reaches_exactly_the_jobs_own_objects(
@@ -215,3 +226,35 @@ def test_job_api_is_served_on_the_configured_url(client: TestClient, runtime: Ru
     """Jobs reach the API by URL: the test app listens on a real socket there."""
     url = runtime.settings.resolved_job_api_url
     assert httpx.post(f"{url}{JOB_API}/claim").status_code == 401
+
+
+def test_the_job_store_satisfies_the_object_store_contract(
+    runtime: Runtime, job_claim: tuple[dict[str, Any], str]
+) -> None:
+    job, claim = job_claim
+    environ = {API_URL_ENV: runtime.settings.resolved_job_api_url, CLAIM_ENV: claim}
+    connection = connect(environ)
+    assert connection is not None and CLAIM_ENV not in environ
+    store = connection.store
+    results = f"projects/default/jobs/{job['id']}/results/"
+    expected = random.Random(7).randbytes(3 * SPOOL_MEMORY // 2)
+    writer = store.open_writer(f"{results}big.bin")
+    for start in range(0, len(expected), 100_003):
+        writer.write(memoryview(expected)[start : start + 100_003])
+    assert writer.commit().size == len(expected) == store.stat(f"{results}big.bin").size
+    assert runtime.store.stat(f"{results}big.bin").size == len(expected)
+    assert b"".join(store.iter_chunks(f"{results}big.bin")) == expected
+    with store.open_reader(f"{results}big.bin") as reader:
+        reader.seek(SPOOL_MEMORY - 3)
+        assert reader.read(10) == expected[SPOOL_MEMORY - 3 : SPOOL_MEMORY + 7]
+    dropped = store.open_writer(f"{results}dropped.bin")
+    dropped.write(b"never")
+    dropped.abort()
+    assert [info.key for info in store.list(results)] == [f"{results}big.bin"]
+    with pytest.raises(KeyError):
+        store.stat(f"{results}dropped.bin")
+    with pytest.raises(StorageError):
+        store.list("projects/")
+    assert store.delete_prefix(results) == 1
+    assert connection.api_key() is None
+    store.check()
