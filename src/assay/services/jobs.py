@@ -24,6 +24,7 @@ from assay.repositories.datasets import DatasetRepository
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.jobs import JobConfig, JobCreate, JobEvalConfig, JobInferenceConfig, ScriptJobConfig
+from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
@@ -189,7 +190,7 @@ class JobService:
         if job.status == JobStatus.CREATED:
             return ""
         try:
-            return self.compute.logs(str(job.id))
+            return redact_job_tokens(self.compute.logs(str(job.id)))
         except EngineUnavailableError as exc:
             raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
 
