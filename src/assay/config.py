@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 1.0
     tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0
+    job_api_url: str | None = Field(
+        default=None, description="URL at which jobs reach this server's internal job API"
+    )
+    job_env_allow: str = Field(
+        default="", description="more variable names (comma-separated) passed from the server to jobs"
+    )
 
     tracking_uri: str | None = None
 
@@ -79,6 +85,20 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def resolved_job_api_url(self) -> str:
+        """Where the server listens; a wildcard address is reached on loopback, which only
+        workers on this machine can do (other nodes need ``ASSAY_JOB_API_URL``)."""
+        if self.job_api_url:
+            return self.job_api_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::", "[::]") else self.host
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def job_env_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self.job_env_allow.replace(",", " ").split() if name)
 
     @property
     def auth_required(self) -> bool:

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 
-from assay.api.app import create_app
 from assay.records import (
     AuditEventRecord,
     DatasetRecord,
     ExperimentRecord,
     FileRecord,
+    JobCredentialRecord,
     JobRecord,
     LoginFailureRecord,
     MemberRecord,
@@ -28,6 +28,7 @@ from assay.records import (
 )
 from assay.runtime import Runtime
 from tests.conftest import Backend, make_settings
+from tests.serving import served_app
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,7 @@ def app_client(
     backend: Backend, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[TestClient]:
     settings = make_settings(backend, tmp_path_factory.mktemp(f"home-{backend.id}"), request)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         yield client
 
 
@@ -47,6 +48,7 @@ def runtime(app_client: TestClient) -> Runtime:
 PER_TEST_TABLES = (
     WorkflowRecord,
     ExperimentRecord,
+    JobCredentialRecord,
     JobRecord,
     DatasetRecord,
     FileRecord,

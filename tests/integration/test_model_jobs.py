@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assay.api.app import create_app
 from assay.compute.local_ray import LocalRayHead
 from assay.testing.openai_server import OpenAIServer, Rule
 from assay.testing.servers import free_port
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.jobs_helpers import wait_for_status
+from tests.serving import served_app
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
@@ -33,7 +33,7 @@ def app(
 ) -> Iterator[TestClient]:
     ray_head.ensure_started()
     settings = make_settings(Backend("sqlite", "local"), Path(tmp_path_factory.mktemp("model-jobs")), request)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         yield client
 
 

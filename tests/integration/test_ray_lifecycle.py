@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assay.api.app import create_app
 from assay.compute.local_ray import LocalRayHead
 from assay.compute.ray import RayCompute
 from assay.services.reconciler import LOST_REASON
 from tests.conftest import Backend, make_settings
 from tests.integration.jobs_helpers import script_job, wait_for_status
+from tests.serving import served_app
 
 pytestmark = pytest.mark.slow
 SLEEPER = [sys.executable, "-c", "import time; print('working', flush=True); time.sleep(600)"]
@@ -23,7 +23,7 @@ SLEEPER = [sys.executable, "-c", "import time; print('working', flush=True); tim
 @pytest.fixture
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     settings = make_settings(Backend("sqlite", "local"), tmp_path, request)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         yield client
 
 
@@ -47,7 +47,7 @@ def test_embedded_mode_starts_and_stops_its_own_ray_head(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     settings = make_settings(Backend("sqlite", "local"), tmp_path, request, ray_address=None)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         compute = client.app.state.runtime.clusters.default  # type: ignore[attr-defined]
         assert isinstance(compute, RayCompute)
         job = script_job(client, "embedded", [sys.executable, "-c", "print('inside embedded ray')"])

@@ -22,6 +22,7 @@ from assay.api.routes import (
     experiments,
     files,
     health,
+    job_api,
     jobs,
     models,
     objects,
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, prefix=f"{API}/health", tags=["health"])
     app.include_router(auth.router, prefix=f"{API}/auth", tags=["auth"])
     app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"])
+    # Jobs: authenticated by their own job credential, never as a user.
+    app.include_router(job_api.router, prefix=f"{API}/job", tags=["job api (internal)"])
     # Everything else has a caller: 401 without credentials where the server requires them.
     signed_in = [Depends(get_current_user)]
     for router, path, tag in (

@@ -35,6 +35,14 @@ def read_credentials(request: Request) -> Credentials | None:
     return None
 
 
+def read_bearer(request: Request) -> str:
+    """The ``Authorization: Bearer`` token, the only credential a job presents."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationError("a job credential is required: 'Authorization: Bearer <token>'")
+    return value.strip()
+
+
 def _basic(value: str) -> Credentials:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
-from assay.api.credentials import read_credentials
-from assay.records import ProjectRecord, Role, UserRecord
+from assay.api.credentials import read_bearer, read_credentials
+from assay.records import JobRecord, ProjectRecord, Role, UserRecord
 from assay.runtime import Runtime
 from assay.services.audit import AuditTrail
 from assay.services.auth import Authenticator
@@ -20,6 +20,8 @@ from assay.services.datasets import DatasetService
 from assay.services.experiments import ExperimentService, WorkflowService
 from assay.services.files import FileService
 from assay.services.health import HealthService
+from assay.services.job_access import JobAccess
+from assay.services.job_credentials import JobCredentials
 from assay.services.jobs import JobService
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
@@ -156,6 +158,22 @@ def get_audit_trail(session: SessionDep) -> AuditTrail:
     return AuditTrail(session)
 
 
+def get_job_credentials(session: SessionDep) -> JobCredentials:
+    return JobCredentials(session)
+
+
+def get_job_access(session: SessionDep, runtime: RuntimeDep) -> JobAccess:
+    return JobAccess(session, runtime.store, runtime.secret_box)
+
+
+def get_current_job(
+    request: Request, credentials: Annotated[JobCredentials, Depends(get_job_credentials)]
+) -> JobRecord:
+    """The job whose session token the request carries (401 otherwise, always: a job API
+    call never acts as the local admin)."""
+    return credentials.authenticate(read_bearer(request))
+
+
 def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
@@ -173,3 +191,6 @@ ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
 FileServiceDep = Annotated[FileService, Depends(get_file_service)]
 AuditTrailDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
+JobCredentialsDep = Annotated[JobCredentials, Depends(get_job_credentials)]
+JobAccessDep = Annotated[JobAccess, Depends(get_job_access)]
+CurrentJob = Annotated[JobRecord, Depends(get_current_job)]

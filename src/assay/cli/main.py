@@ -29,6 +29,8 @@ def main(
     ] = False,
 ) -> None:
     """Assay: evaluate, compare and serve ML models."""
+
+
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")

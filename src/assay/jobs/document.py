@@ -2,20 +2,16 @@
 
 The API writes it; the entrypoint on the cluster reads it by key. Nothing in it is inlined
 into a command line, so prompts with quotes, apostrophes and newlines travel untouched.
-Secrets are not in it: the API key travels base64-encoded in the job's environment (Ray
-expands ``$NAME`` in environment values, which must not touch a key).
+Secrets are not in it: the job asks the internal job API for its provider key at run time.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import uuid
 from typing import Any
 
 from pydantic import BaseModel
 
-SECRET_ENV = "ASSAY_JOB_API_KEY_B64"
 SUMMARY_FILE = "summary.json"
 PREDICTIONS_FILE = "dataset.parquet"
 
@@ -39,13 +35,3 @@ class JobDocument(BaseModel):
     @property
     def output_parquet_key(self) -> str | None:
         return f"{self.output_dataset_prefix}{PREDICTIONS_FILE}" if self.output_dataset_prefix else None
-
-
-def encode_api_key(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
-
-
-def read_api_key() -> str | None:
-    """The provider API key the server gave this job, if any."""
-    encoded = os.environ.get(SECRET_ENV)
-    return base64.b64decode(encoded).decode() if encoded else None

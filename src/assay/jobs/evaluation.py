@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assay.evaluation.judge import JudgeSettings, judge
-from assay.jobs.document import JobDocument, read_api_key
+from assay.jobs.document import JobDocument
 from assay.metrics import compute_metrics, default_metrics
 from assay.metrics.aggregate import bootstrap_means
 from assay.schemas.jobs import JobEvalConfig
@@ -55,7 +55,7 @@ def usage_summary(table: pa.Table) -> dict[str, dict[str, float]]:
     return summary
 
 
-def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
+def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[str, object]:
     config = JobEvalConfig.model_validate(document.config)
     assert document.input_parquet_key is not None
     table = _read_table(store, document.input_parquet_key, document.max_samples)
@@ -90,7 +90,7 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
                 task=config.task_definition.task,
                 scratch_prefix=f"{document.results_prefix}judge/",
                 cache_prefix=f"projects/{document.project_id}/inference-cache/",
-                api_key=read_api_key(),
+                api_key=api_key,
             ),
             _texts(table, "examples"),
             references,

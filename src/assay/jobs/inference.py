@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from assay.inference.config import InferenceConfig
 from assay.inference.registry import provider_spec
 from assay.inference.runner import Progress, run_inference
-from assay.jobs.document import JobDocument, read_api_key
+from assay.jobs.document import JobDocument
 from assay.schemas.jobs import JobAnnotateConfig, JobInferenceConfig
 from assay.storage import ObjectStore
 
@@ -63,6 +63,6 @@ def _report(progress: Progress) -> None:
     )
 
 
-def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
-    summary = run_inference(build_config(document), store, _report, api_key=read_api_key())
+def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[str, object]:
+    summary = run_inference(build_config(document), store, _report, api_key=api_key)
     return summary.model_dump(mode="json")

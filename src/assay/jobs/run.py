@@ -1,8 +1,10 @@
 """``python -m assay.jobs.run CONFIG_KEY``: the entrypoint of every job kind.
 
-Reads the job document from object storage (settings come from ``ASSAY_*`` variables in the
-job's environment), runs the kind's work, and writes results back to storage. It never
-touches the database: the reconciler reads what it wrote.
+Its first act is to claim the job's credential at Assay's internal job API (``connection``);
+from then on it reads the job document, its inputs and its provider key, and writes its
+results, through that API only: it holds no storage credential. It never touches the
+database: the reconciler reads what it wrote. Without a job credential in its environment
+(started by hand) it opens the store from ``ASSAY_*`` storage settings instead.
 """
 
 from __future__ import annotations
@@ -11,29 +13,31 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from assay.config import Settings
+from assay.jobs.connection import connect
 from assay.jobs.document import JobDocument
+from assay.jobs.environment import script_env
 from assay.storage import ObjectStore, open_store
 
 log = logging.getLogger("assay.job")
 
-Runner = Callable[[JobDocument, ObjectStore], dict[str, object]]
+Runner = Callable[[JobDocument, ObjectStore, str | None], dict[str, object]]
 
 
 def _runners() -> dict[str, Runner]:
     """Imported on demand: an evaluation job must not need torch installed for inference."""
 
-    def inference(document: JobDocument, store: ObjectStore) -> dict[str, object]:
+    def inference(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[str, object]:
         from assay.jobs.inference import run
 
-        return run(document, store)
+        return run(document, store, api_key)
 
-    def evaluation(document: JobDocument, store: ObjectStore) -> dict[str, object]:
+    def evaluation(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[str, object]:
         from assay.jobs.evaluation import run
 
-        return run(document, store)
+        return run(document, store, api_key)
 
     return {"inference": inference, "annotate": inference, "evaluator": evaluation}
 
@@ -49,12 +53,13 @@ def write_json(store: ObjectStore, key: str, payload: dict[str, object]) -> None
     writer.commit()
 
 
-def _exec_script(document: JobDocument) -> None:
-    """Become the user's command, with its environment taken verbatim from the document."""
+def _exec_script(document: JobDocument, env_names: Iterable[str]) -> None:
+    """Become the user's command, in an environment built from a clean base (``script_env``)
+    plus the job's own variables from its document: no job credential, no server setting."""
     argv = [str(arg) for arg in document.config["argv"]]
-    env = {**os.environ, **{str(k): str(v) for k, v in document.config.get("env", {}).items()}}
+    own = {str(k): str(v) for k, v in document.config.get("env", {}).items()}
     sys.stdout.flush()
-    os.execvpe(argv[0], argv, env)
+    os.execvpe(argv[0], argv, script_env(os.environ, env_names, own))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m assay.jobs.run CONFIG_KEY", file=sys.stderr)
         return 2
-    store = open_store(Settings())
+    connection = connect()
+    store: ObjectStore = connection.store if connection else open_store(Settings())
     document = read_document(store, args[0])
     log.info("job %s (%s) %r starting", document.job_id, document.kind, document.name)
     if document.kind == "script":
-        _exec_script(document)
-    summary = _runners()[document.kind](document, store)
+        _exec_script(document, connection.env_names if connection else ())
+    api_key = connection.api_key() if connection else None
+    summary = _runners()[document.kind](document, store, api_key)
     write_json(store, document.summary_key, summary)
     log.info("job %s finished: %s", document.job_id, json.dumps(summary, default=str)[:2000])
     return 0

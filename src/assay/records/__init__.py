@@ -6,6 +6,7 @@ from assay.records.dataset import DatasetRecord
 from assay.records.experiment import ExperimentRecord, WorkflowRecord, WorkflowStatus
 from assay.records.file import FileFolder, FileRecord
 from assay.records.job import JobKind, JobRecord, JobStatus
+from assay.records.job_credential import JobCredentialRecord
 from assay.records.lease import LeaseRecord
 from assay.records.login_failure import LoginFailureRecord
 from assay.records.member import MemberRecord, Role
@@ -23,6 +24,7 @@ __all__ = [
     "ExperimentRecord",
     "FileFolder",
     "FileRecord",
+    "JobCredentialRecord",
     "JobKind",
     "JobRecord",
     "JobStatus",

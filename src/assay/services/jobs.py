@@ -33,6 +33,7 @@ from assay.schemas.jobs import (
     ScriptJobConfig,
 )
 from assay.security.destinations import check_destination
+from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
@@ -208,7 +209,7 @@ class JobService:
         if job.status == JobStatus.CREATED:
             return ""
         try:
-            return self.clusters.engine(job.ray_address).logs(str(job.id))
+            return redact_job_tokens(self.clusters.engine(job.ray_address).logs(str(job.id)))
         except EngineUnavailableError as exc:
             raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
 

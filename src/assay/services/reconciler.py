@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
-from assay.jobs.document import SECRET_ENV, JobDocument, encode_api_key
+from assay.jobs.document import JobDocument
+from assay.jobs.environment import API_URL_ENV, CLAIM_ENV, passed_env
 from assay.jobs.run import read_document
 from assay.naming import engine_labels
 from assay.records import JobKind, JobRecord, JobStatus, UserRecord, WorkflowRecord
@@ -24,18 +25,18 @@ from assay.records.base import utcnow
 from assay.repositories.experiments import WorkflowRepository
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
+from assay.security.job_tokens import REDACTED, redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.security.secret_box import SecretBox
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import GeneratedDataset, register_generated_dataset
+from assay.services.job_credentials import JobCredentials
 from assay.services.workflow_runner import WorkflowRunner
 from assay.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 SUBMIT_DEADLINE = dt.timedelta(minutes=10)
 LOST_REASON = "the compute engine no longer knows this job: the Ray cluster was restarted or lost it"
-PASSED_ENV = ("HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "NLTK_DATA", "CUDA_VISIBLE_DEVICES")
-REDACTED = "<REDACTED>"
 
 
 class Reconciler:
@@ -123,8 +124,10 @@ class Reconciler:
         if job.stop_requested:
             self._finish(job, JobStatus.STOPPED, "stopped before it started")
             return
+        spec = self._spec(job)
+        self.session.commit()  # the credential must exist before the job can claim it
         try:
-            self.clusters.engine(job.ray_address).submit(self._spec(job))
+            self.clusters.engine(job.ray_address).submit(spec)
         except EngineUnavailableError as exc:
             if utcnow() - job.created_at > SUBMIT_DEADLINE:
                 self._finish(job, JobStatus.FAILED, f"the compute engine could not accept the job: {exc}")
@@ -135,30 +138,19 @@ class Reconciler:
         self.session.commit()
 
     def _spec(self, job: JobRecord) -> JobSpec:
+        """What the engine runs: no secret in the environment, labels or arguments, only the
+        allow-listed variables and a fresh claim token for this job (``job_credentials``)."""
         user = self.session.get(UserRecord, job.created_by) if job.created_by else None
-        env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
-        env.update(self._storage_env())
+        env = passed_env(os.environ, self.settings.job_env_names)
+        env[API_URL_ENV] = self.settings.resolved_job_api_url
+        env[CLAIM_ENV] = JobCredentials(self.session).mint(job.id)
         env["PYTHONUNBUFFERED"] = "1"
-        secret = self._secret(job)
-        if secret is not None:
-            env[SECRET_ENV] = encode_api_key(secret)
         labels = engine_labels(
             self.settings.namespace, job.project_id, job.kind, job.engine_name, user.username if user else ""
         )
         argv = [self.clusters.engine(job.ray_address).python(), "-m", "assay.jobs.run", job.config_key]
         cpus = float(job.config.get("num_cpus", self.settings.job_cpus))
         return JobSpec(str(job.id), argv, env, labels, cpus)
-
-    def _storage_env(self) -> dict[str, str]:
-        settings = self.settings
-        env = {"ASSAY_STORAGE_URL": settings.resolved_storage_url, "ASSAY_S3_REGION": settings.s3_region}
-        if settings.s3_endpoint_url:
-            env["ASSAY_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
-        if settings.s3_access_key_id:
-            env["ASSAY_S3_ACCESS_KEY_ID"] = settings.s3_access_key_id
-        if settings.s3_secret_access_key:
-            env["ASSAY_S3_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key.get_secret_value()
-        return env
 
     def _secret(self, job: JobRecord) -> str | None:
         name = job.config.get("secret_key_name")
@@ -168,8 +160,10 @@ class Reconciler:
         return self.box.open(record.ciphertext) if record else None
 
     def _redact(self, job: JobRecord, text: str) -> str:
+        """No provider key and no job token in what is kept of a job's output."""
         secret = self._secret(job)
-        return text.replace(secret, REDACTED) if secret else text
+        text = text.replace(secret, REDACTED) if secret else text
+        return redact_job_tokens(text)
 
     def _store_logs(self, job: JobRecord, logs: str) -> None:
         """Keep the logs after the engine forgets the job; fetched before any row changes, so
@@ -208,6 +202,7 @@ class Reconciler:
         job.status = status
         job.status_reason = reason
         job.finished_at = utcnow()
+        JobCredentials(self.session).revoke(job.id)
         cleanup_id = None
         if status != JobStatus.SUCCEEDED and job.output_prefix:
             cleanup_id = self.cleanup.schedule(job.output_prefix)

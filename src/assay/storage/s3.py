@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from assay.storage.base import ObjectInfo, ObjectStore, ObjectWriter, StorageError
+from assay.storage.ranges import RangeReader
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -203,46 +204,6 @@ class S3ObjectWriter(ObjectWriter):
         self._upload_id = None
 
 
-class S3RangeReader(io.RawIOBase):
-    """Random access to an object through ranged GETs, for readers that seek (Parquet)."""
-
-    def __init__(self, store: S3ObjectStore, key: str) -> None:
-        self._store = store
-        self._key = key
-        self._position = 0
-        self._size = store.stat(key).size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._position >= self._size or len(view) == 0:
-            return 0
-        end = min(self._position + len(view), self._size) - 1
-        with _storage_errors("read", self._key):
-            response = self._store.client.get_object(
-                Bucket=self._store.bucket,
-                Key=self._store.full_key(self._key),
-                Range=f"bytes={self._position}-{end}",
-            )
-            data = response["Body"].read()
-        view[: len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-
 class S3ObjectStore(ObjectStore):
     def __init__(
         self,
@@ -298,7 +259,15 @@ class S3ObjectStore(ObjectStore):
         return S3ObjectWriter(self, key, content_type)
 
     def open_reader(self, key: str) -> BinaryIO:
-        return cast(BinaryIO, io.BufferedReader(S3RangeReader(self, key), buffer_size=READ_BUFFER))
+        raw = RangeReader(self.stat(key).size, lambda start, end: self._read_range(key, start, end))
+        return cast(BinaryIO, io.BufferedReader(raw, buffer_size=READ_BUFFER))
+
+    def _read_range(self, key: str, start: int, end: int) -> bytes:
+        with _storage_errors("read", key):
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self.full_key(key), Range=f"bytes={start}-{end}"
+            )
+            return response["Body"].read()
 
     def iter_chunks(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         with _storage_errors("read", key):
