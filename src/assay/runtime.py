@@ -44,7 +44,14 @@ class Runtime:
             secret_box=SecretBox(master_key),
             link_signer=LinkSigner(master_key),
             catalog=ModelCatalog.load_default(),
-            compute=RayCompute(settings.ray_address, settings.home, settings.ray_python),
+            compute=RayCompute(
+                settings.ray_address,
+                settings.home,
+                settings.ray_python,
+                multi_user=settings.auth_required,
+                ray_user=settings.ray_user,
+                token_file=settings.ray_auth_token_file,
+            ),
             tracker=open_tracker(settings),
         )
 
