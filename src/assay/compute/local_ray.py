@@ -63,6 +63,13 @@ def _free_port() -> int:
         return port
 
 
+def temp_dir_for(home: Path) -> Path:
+    """One temp dir per head home, so a restarted server finds the old head; Ray puts sockets
+    under it, so its path must stay short."""
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"assay-ray-{digest}"
+
+
 @dataclass(frozen=True)
 class HeadUser:
     """The unprivileged OS user that runs the head in multi-user mode."""
@@ -137,7 +144,7 @@ class LocalRayHead:
         self.user_name = user
         self.token_path = home / "auth_token"
         self.lease_path = home / "head.json"
-        self.temp_dir = self._temp_dir()
+        self.temp_dir = temp_dir_for(home)
         self._ports = {name: _free_port() for name in (*PORT_FLAGS, *PORT_VARIABLES)}
         self.dashboard_url = f"http://127.0.0.1:{self._ports['dashboard-port']}"
         self._process: subprocess.Popen[bytes] | None = None
@@ -158,11 +165,6 @@ class LocalRayHead:
             if not self.running:
                 self._start()
             return self.dashboard_url
-
-    def _temp_dir(self) -> Path:
-        """Ray puts sockets under its temp dir, whose path must stay short."""
-        digest = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:10]
-        return Path("/tmp") / f"assay-ray-{digest}"
 
     def _token(self) -> str:
         """The cluster's token, generated on first use; only the server's user reads it."""
