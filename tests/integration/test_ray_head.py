@@ -44,6 +44,7 @@ class Server:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.token: str | None = None
 
     @property
     def head_temp_dir(self) -> Path:
@@ -63,15 +64,25 @@ class Server:
             assert self.process.poll() is None, "assay serve exited"
             try:
                 if httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200:
+                    self._sign_in()
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
         raise AssertionError("assay serve did not start")
 
+    def _sign_in(self) -> None:
+        """With credentials required: an API token of the admin, once per home."""
+        if "ASSAY_ADMIN_PASSWORD" not in self.settings or self.token is not None:
+            return
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            login = {"username": "admin", "password": ADMIN_PASSWORD}
+            assert client.post("/api/v1/auth/login", json=login).status_code == 200
+            self.token = client.post("/api/v1/users/me/tokens", json={"name": "tests"}).json()["token"]
+
     def client(self) -> httpx.Client:
-        auth = ("admin", ADMIN_PASSWORD) if "ASSAY_ADMIN_PASSWORD" in self.settings else None
-        return httpx.Client(base_url=self.url, auth=auth, timeout=30)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def script_job(self, argv: list[str]) -> str:
         with self.client() as client:
