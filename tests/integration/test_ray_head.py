@@ -20,7 +20,8 @@ import psutil
 import pytest
 
 from assay.background import SHUTDOWN_REASON
-from assay.compute.local_ray import head_processes, temp_dir_for
+from assay.compute.local_ray import temp_dir_for
+from assay.compute.processes import head_processes
 from assay.compute.ray import LOCAL_LOST_REASON
 from assay.testing.servers import SeaweedS3
 

@@ -51,7 +51,7 @@ def test_user_code_may_run_where_it_cannot_reach_the_server(tmp_path: Path) -> N
     assert RayCompute("http://cluster:8265", tmp_path, multi_user=True).code_refusal() is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="a server that is not root cannot start the head as another user")
+@pytest.mark.skipif(os.geteuid() == 0, reason="only a server that is not root")
 def test_multi_user_mode_refuses_user_code_on_a_head_of_the_servers_own_user(tmp_path: Path) -> None:
     assert RayCompute(None, tmp_path, multi_user=True).code_refusal() == SHARED_HEAD_REFUSAL
     assert RayCompute(None, tmp_path).runs_untrusted_code_safely
