@@ -28,6 +28,7 @@ install-dev: install
 	$(PIP_INSTALL) -e '.[dev,metrics,hf]'
 	bash scripts/install_wordnet.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/prepare_ray_user.sh $(BIN)/python
 
 serve: install
 	$(BIN)/assay serve

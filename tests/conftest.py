@@ -74,6 +74,7 @@ def make_settings(
         "cleanup_interval_seconds": 3600.0,
         "reconcile_interval_seconds": 0.3,
         "ray_address": head.dashboard_url,
+        "ray_auth_token_file": head.token_path,
         "ray_python": sys.executable,
     }
     if backend.database == "postgresql":

@@ -22,6 +22,7 @@ from assay.services.reconciler import Reconciler
 from assay.services.tracking import TrackingDrain
 
 log = logging.getLogger(__name__)
+SHUTDOWN_REASON = "the server shut down, and its local Ray head with it"
 Duty = Callable[[Runtime, Session], object]
 
 
@@ -29,6 +30,16 @@ def reconcile(runtime: Runtime, session: Session) -> None:
     Reconciler(
         session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
     ).tick()
+
+
+def stop_jobs_on_shutdown(runtime: Runtime) -> None:
+    """In embedded mode the jobs die with the server's Ray head: say so before it goes."""
+    if not runtime.clusters.default.owns_cluster:
+        return
+    with runtime.session_factory() as session:
+        Reconciler(
+            session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
+        ).stop_all(SHUTDOWN_REASON)
 
 
 def track(runtime: Runtime, session: Session) -> None:

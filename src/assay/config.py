@@ -62,6 +62,12 @@ class Settings(BaseSettings):
 
     ray_address: str | None = None
     ray_python: str | None = None
+    ray_auth_token_file: Path | None = Field(
+        default=None, description="token file of the cluster at ray_address (else Ray's own lookup)"
+    )
+    ray_user: str = Field(
+        default="assay-ray", description="OS user of the local Ray head in multi-user mode (server as root)"
+    )
     reconcile_interval_seconds: float = 1.0
     tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0

@@ -45,7 +45,14 @@ class Runtime:
             link_signer=LinkSigner(master_key),
             catalog=ModelCatalog.load_default(),
             clusters=ComputeRegistry(
-                RayCompute(settings.ray_address, settings.home, settings.ray_python),
+                RayCompute(
+                    settings.ray_address,
+                    settings.home,
+                    settings.ray_python,
+                    multi_user=settings.auth_required,
+                    ray_user=settings.ray_user,
+                    token_file=settings.ray_auth_token_file,
+                ),
                 lambda address: RayCompute(address, settings.home, settings.ray_python),
             ),
             tracker=open_tracker(settings),

@@ -30,7 +30,7 @@ from assay.api.routes import (
     secrets,
     users,
 )
-from assay.background import start_duties
+from assay.background import start_duties, stop_jobs_on_shutdown
 from assay.config import Settings
 from assay.db.migrate import upgrade
 from assay.runtime import Runtime
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for loop in loops:
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await anyio.to_thread.run_sync(stop_jobs_on_shutdown, runtime)
             await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(

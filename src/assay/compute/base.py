@@ -70,3 +70,23 @@ class ComputeEngine(ABC):
 
     def close(self) -> None:  # noqa: B027 - most engines hold nothing
         """Release what the engine holds (a local cluster started for us)."""
+
+    @property
+    def owns_cluster(self) -> bool:
+        """Whether the engine's cluster lives and dies with this server (embedded mode): its
+        jobs cannot outlive a shutdown, so the server stops them and says so."""
+        return False
+
+    def code_refusal(self) -> str | None:
+        """Why user code (script jobs, services, workspaces) must not run on this engine, or
+        ``None`` when it may: code that users control must never run as the server's OS user in
+        multi-user mode."""
+        return None
+
+    @property
+    def runs_untrusted_code_safely(self) -> bool:
+        return self.code_refusal() is None
+
+    def lost_reason(self) -> str | None:
+        """What to tell when the engine no longer knows a job, if it knows better than "lost"."""
+        return None

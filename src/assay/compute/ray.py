@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -24,15 +25,62 @@ def _from_millis(value: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value / 1000, dt.UTC) if value else None
 
 
-class RayCompute(ComputeEngine):
-    """Talks to an existing cluster (``address``) or to a local head it starts on first use."""
+LOCAL_LOST_REASON = (
+    "the local Ray head no longer knows this job: the server restarted its local Ray head "
+    "(after a crash or a stop) and stopped the job's processes"
+)
+SHARED_HEAD_REFUSAL = (
+    "this server cannot run user code apart from its own files: it runs its local Ray head as its "
+    "own OS user (run the server as root so that it starts the head as ASSAY_RAY_USER, or set "
+    "ASSAY_RAY_ADDRESS to a separate Ray cluster)"
+)
 
-    def __init__(self, address: str | None, home: Path, python: str | None = None) -> None:
+
+class RayCompute(ComputeEngine):
+    """Talks to an existing cluster (``address``) or to a local head it starts on first use.
+
+    In multi-user mode the local head runs as ``ray_user`` when the server can arrange it (as
+    root); otherwise user code would run as the server's own user, and ``code_refusal`` says so.
+    """
+
+    def __init__(
+        self,
+        address: str | None,
+        home: Path,
+        python: str | None = None,
+        *,
+        multi_user: bool = False,
+        ray_user: str = "assay-ray",
+        token_file: Path | None = None,
+    ) -> None:
         self._address = address
-        self._local = None if address else LocalRayHead(home / "ray")
+        self._separate_user = multi_user and os.geteuid() == 0
+        shared_user = multi_user and not address and not self._separate_user
+        self._refusal = SHARED_HEAD_REFUSAL if shared_user else None
+        user = ray_user if self._separate_user else None
+        self._local = None if address else LocalRayHead(home / "ray", user=user)
         self._python = python or (sys.executable if self._local else "python")
+        self._token_file = token_file
         self._client: Any = None
         self._client_url = ""
+
+    @property
+    def owns_cluster(self) -> bool:
+        return self._local is not None
+
+    def code_refusal(self) -> str | None:
+        return self._refusal
+
+    def lost_reason(self) -> str | None:
+        return LOCAL_LOST_REASON if self._local is not None else None
+
+    def _headers(self) -> dict[str, str]:
+        """Our token, given explicitly: never Ray's ``~/.ray/auth_token`` of the server's user."""
+        if self._local is not None:
+            return self._local.auth_headers()
+        if self._token_file is not None:
+            return {"Authorization": f"Bearer {self._token_file.read_text().strip()}"}
+        return {}
 
     def _jobs(self) -> Any:
         from ray.job_submission import JobSubmissionClient
@@ -40,7 +88,7 @@ class RayCompute(ComputeEngine):
         url = self._local.ensure_started() if self._local else str(self._address)
         if self._client is None or url != self._client_url:
             try:
-                self._client = JobSubmissionClient(url)
+                self._client = JobSubmissionClient(url, headers=self._headers())
             except (ConnectionError, RuntimeError) as exc:
                 raise EngineUnavailableError(f"Ray at {url} is unreachable: {exc}") from exc
             self._client_url = url
@@ -105,7 +153,8 @@ class RayCompute(ComputeEngine):
         self._call("list_jobs")
 
     def close(self) -> None:
-        """Stop the local head, if we started one; a later call starts a fresh one."""
+        """Stop the local head and every job process, if we started it; a later call starts a
+        fresh one. An existing cluster is left alone: its jobs go on and a server resumes them."""
         if self._local is not None:
             self._local.stop()
             self._client = None

@@ -6,6 +6,7 @@ submit a job twice. Statuses change only here, never because somebody read a job
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -95,7 +96,7 @@ class Reconciler:
         compute = self.clusters.engine(job.ray_address)
         info = compute.info(str(job.id))
         if info is None:
-            self._finish(job, JobStatus.FAILED, LOST_REASON)
+            self._finish(job, JobStatus.FAILED, compute.lost_reason() or LOST_REASON)
             return
         if job.stop_requested and info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
             compute.stop(str(job.id))
@@ -119,6 +120,23 @@ class Reconciler:
             self._finish(job, JobStatus.STOPPED, "stopped on request")
         else:
             self._finish(job, JobStatus.FAILED, self._redact(job, info.message or "the job failed"))
+
+    def stop_all(self, reason: str) -> None:
+        """Record every submitted job as stopped, with its logs so far, and ask the engine to stop
+        it: the server is about to take down the cluster the jobs run on. Jobs of projects bound
+        to clusters of their own run on."""
+        compute = self.clusters.default
+        for job_id in self.jobs.active_ids():
+            job = self.jobs.by_id(job_id)
+            if job is None or job.status == JobStatus.CREATED or job.ray_address:
+                continue
+            try:
+                self._store_logs(job, compute.logs(str(job.id)))
+            except (EngineUnavailableError, StorageError) as exc:
+                log.warning("keeping the logs of job %s on shutdown failed: %s", job.id, exc)
+            self._finish(job, JobStatus.STOPPED, reason)
+            with contextlib.suppress(EngineUnavailableError):
+                compute.stop(str(job.id))
 
     def _submit(self, job: JobRecord) -> None:
         if job.stop_requested:

@@ -1,0 +1,280 @@
+"""The embedded Ray head of a real ``assay serve``: loopback only, token auth, its jobs stopped
+with the server, what a crashed server left stopped by the next one, and in multi-user mode
+user code running as another OS user that cannot read the server's files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from assay.background import SHUTDOWN_REASON
+from assay.compute.local_ray import temp_dir_for
+from assay.compute.processes import head_processes
+from assay.compute.ray import LOCAL_LOST_REASON
+from assay.testing.servers import SeaweedS3
+
+pytestmark = pytest.mark.slow
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+ADMIN_PASSWORD = "admin-password-for-ray-head-tests"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """``assay serve`` in a process of its own, on ``home``, in embedded mode."""
+
+    def __init__(self, home: Path, **settings: str) -> None:
+        self.home = home
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.token: str | None = None
+
+    @property
+    def head_temp_dir(self) -> Path:
+        return temp_dir_for(self.home / "ray")
+
+    def start(self) -> Server:
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {name: value for name, value in os.environ.items() if not name.startswith("ASSAY_")}
+        env.update(ASSAY_HOME=str(self.home), ASSAY_RECONCILE_INTERVAL_SECONDS="0.3", **self.settings)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"), *sys.path]))
+        log = (self.home.parent / f"{self.home.name}-server.log").open("ab")
+        command = [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port)]
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "assay serve exited"
+            try:
+                if httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200:
+                    self._sign_in()
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError("assay serve did not start")
+
+    def _sign_in(self) -> None:
+        """With credentials required: an API token of the admin, once per home."""
+        if "ASSAY_ADMIN_PASSWORD" not in self.settings or self.token is not None:
+            return
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            login = {"username": "admin", "password": ADMIN_PASSWORD}
+            assert client.post("/api/v1/auth/login", json=login).status_code == 200
+            self.token = client.post("/api/v1/users/me/tokens", json={"name": "tests"}).json()["token"]
+
+    def client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def script_job(self, argv: list[str]) -> str:
+        with self.client() as client:
+            body = {"name": "sleeper", "job_config": {"job_type": "script", "argv": argv}}
+            response = client.post("/api/v1/jobs/script", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.client() as client:
+            job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+            return job
+
+    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (job := self.job(job_id))["status"] not in statuses:
+            assert time.monotonic() < deadline, f"job still {job['status']}"
+            time.sleep(0.3)
+        return job
+
+    def logs(self, job_id: str) -> str:
+        with self.client() as client:
+            return str(client.get(f"/api/v1/jobs/{job_id}/logs").json()["logs"])
+
+    def processes(self) -> list[psutil.Process]:
+        assert self.process is not None
+        server = psutil.Process(self.process.pid)
+        return [server, *server.children(recursive=True)]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+        psutil.wait_procs(head_processes(server.head_temp_dir), timeout=0)
+        for leftover in head_processes(server.head_temp_dir):
+            leftover.kill()
+
+
+def sleeper(tag: str) -> list[str]:
+    return [sys.executable, "-c", f"import time; print('{tag} working', flush=True); time.sleep(600)"]
+
+
+def processes_with(tag: str) -> list[psutil.Process]:
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline"], ad_value=None)
+        if any(tag in part for part in proc.info["cmdline"] or []) and proc.pid != os.getpid()
+    ]
+
+
+def listeners(proc: psutil.Process) -> list[tuple[str, Any]]:
+    """The process's listening TCP sockets; none for a process that just ended (``sleep 1``)."""
+    try:
+        connections = proc.net_connections("inet")
+        return [(proc.name(), conn.laddr) for conn in connections if conn.status == psutil.CONN_LISTEN]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def wait_until(condition: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.3)
+
+
+def test_every_port_of_the_server_and_its_ray_head_is_on_loopback(
+    servers: list[Server], tmp_path: Path
+) -> None:
+    server = Server(tmp_path / "home").start()
+    servers.append(server)
+    job_id = server.script_job(sleeper("loopback-job"))
+    server.wait_for(job_id, {"running"})
+    wait_until(lambda: "loopback-job working" in server.logs(job_id))
+
+    processes = server.processes()
+    assert any("loopback-job" in " ".join(proc.cmdline()) for proc in processes)
+    listening = [entry for proc in processes for entry in listeners(proc)]
+    assert len(listening) >= 8
+    assert [entry for entry in listening if entry[1].ip not in LOOPBACK] == []
+
+
+def test_the_dashboard_refuses_requests_without_the_token(servers: list[Server], tmp_path: Path) -> None:
+    server = Server(tmp_path / "home").start()
+    servers.append(server)
+    server.wait_for(server.script_job([sys.executable, "-c", "print(1)"]), {"succeeded"})
+    lease = json.loads((server.home / "ray" / "head.json").read_text())
+    token_file = server.home / "ray" / "auth_token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert (server.home / "ray").stat().st_mode & 0o777 == 0o700
+    dashboard = f"http://127.0.0.1:{lease['ports']['dashboard-port']}/api/jobs/"
+    assert httpx.get(dashboard).status_code == 401
+    assert httpx.get(dashboard, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+    assert httpx.get(dashboard, headers=headers).status_code == 200
+
+
+def test_a_restart_after_kill_9_stops_what_the_old_server_left(servers: list[Server], tmp_path: Path) -> None:
+    first = Server(tmp_path / "home").start()
+    servers.append(first)
+    job_id = first.script_job(sleeper("crash-job"))
+    first.wait_for(job_id, {"running"})
+    wait_until(lambda: len(processes_with("crash-job working")) > 0)
+    orphans = processes_with("crash-job working") + head_processes(first.head_temp_dir)
+    assert first.process is not None
+    first.process.kill()
+    first.process.wait()
+    assert all(proc.is_running() for proc in processes_with("crash-job working"))
+
+    second = Server(tmp_path / "home").start()
+    servers.append(second)
+    finished = second.wait_for(job_id, {"failed", "stopped", "succeeded"})
+    assert finished["status"] == "failed"
+    assert finished["message"] == LOCAL_LOST_REASON
+    psutil.wait_procs(orphans, timeout=10)
+    assert [proc for proc in orphans if proc.is_running()] == []
+    assert processes_with("crash-job working") == []
+    heads = [proc for proc in head_processes(second.head_temp_dir) if proc.name() == "gcs_server"]
+    assert len(heads) == 1
+
+
+def test_ctrl_c_stops_running_jobs_and_the_head_within_seconds(servers: list[Server], tmp_path: Path) -> None:
+    server = Server(tmp_path / "home").start()
+    servers.append(server)
+    job_id = server.script_job(sleeper("sigint-job"))
+    server.wait_for(job_id, {"running"})
+    wait_until(lambda: len(processes_with("sigint-job working")) > 0)
+    assert server.process is not None
+
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    server.process.wait(timeout=30)
+    assert time.monotonic() - started < 10
+    assert processes_with("sigint-job working") == []
+    assert head_processes(server.head_temp_dir) == []
+
+    server.start()
+    stopped = server.job(job_id)
+    assert stopped["status"] == "stopped"
+    assert stopped["message"] == SHUTDOWN_REASON
+    assert "sigint-job working" in server.logs(job_id)
+
+
+PROBE = """
+import getpass, os, sys
+home, server_pid = sys.argv[1], sys.argv[2]
+print("uid", os.getuid(), getpass.getuser())
+for path in (f"{home}/secret.key", f"{home}/assay.db", f"/proc/{server_pid}/environ"):
+    try:
+        open(path, "rb").read()
+        print("READ", path)
+    except PermissionError as exc:
+        print("denied", path, type(exc).__name__)
+print("admin password in env:", "ASSAY_ADMIN_PASSWORD" in os.environ)
+print("assay variables:", sorted(name for name in os.environ if name.startswith("ASSAY_")))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="multi-user mode starts the head as another user (root only)")
+def test_multi_user_mode_runs_jobs_as_the_ray_user(
+    servers: list[Server], tmp_path: Path, seaweed: SeaweedS3
+) -> None:
+    home = tmp_path / "home"
+    server = Server(
+        home,
+        ASSAY_AUTH="required",
+        ASSAY_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        ASSAY_STORAGE_URL=f"s3://{seaweed.create_bucket()}",
+        ASSAY_S3_ENDPOINT_URL=seaweed.endpoint_url,
+        ASSAY_S3_ACCESS_KEY_ID=seaweed.access_key,
+        ASSAY_S3_SECRET_ACCESS_KEY=seaweed.secret_key,
+    ).start()
+    servers.append(server)
+    assert server.process is not None
+    job_id = server.script_job([sys.executable, "-c", PROBE, str(home), str(server.process.pid)])
+    finished = server.wait_for(job_id, {"succeeded", "failed", "stopped"})
+    logs = server.logs(job_id)
+    assert finished["status"] == "succeeded", logs
+    uid = psutil.Process().uids().real
+    assert "uid " in logs and f"uid {uid} " not in logs and "assay-ray" in logs
+    assert "READ" not in logs
+    for name in ("secret.key", "assay.db", "environ"):
+        assert f"{name} PermissionError" in logs
+    assert "admin password in env: False" in logs
+    assert home.stat().st_mode & 0o777 == 0o700
