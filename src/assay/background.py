@@ -38,7 +38,12 @@ def stop_jobs_on_shutdown(runtime: Runtime) -> None:
         return
     with runtime.session_factory() as session:
         Reconciler(
-            session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
+            session,
+            runtime.store,
+            runtime.clusters,
+            runtime.settings,
+            runtime.secret_box,
+            runtime.link_signer,
         ).stop_all(SHUTDOWN_REASON)
 
 

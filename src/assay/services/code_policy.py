@@ -8,6 +8,7 @@ account; owning a project, which anybody signed in can create, is not enough.
 
 from __future__ import annotations
 
+from assay.compute import ComputeEngine
 from assay.errors import PermissionDeniedError
 from assay.records import UserRecord
 from assay.schemas.jobs import JobConfig, JobInferenceConfig, ScriptJobConfig
@@ -23,6 +24,18 @@ def may_run_code(user: UserRecord) -> bool:
     return user.is_admin or user.can_run_code
 
 
+def _field(config: JobConfig) -> str:
+    return "job_config.job_type" if isinstance(config, ScriptJobConfig) else "job_config.trust_remote_code"
+
+
+def require_safe_engine(engine: ComputeEngine, config: JobConfig) -> None:
+    """Refuse user code where the cluster cannot keep it away from the server (multi-user mode
+    whose local Ray head cannot run as a separate OS user), whoever asks."""
+    refusal = engine.code_refusal() if runs_user_code(config) else None
+    if refusal is not None:
+        raise PermissionDeniedError(refusal, field=_field(config))
+
+
 def require_code_permission(user: UserRecord | None, config: JobConfig) -> None:
     """Refuse a job that runs user code unless its creator may run code; ``None`` is Assay
     itself (a workflow's next step), whose jobs never run user code."""
@@ -33,7 +46,5 @@ def require_code_permission(user: UserRecord | None, config: JobConfig) -> None:
         f"{what} run code on the compute cluster: an administrator must grant you the permission "
         f"to run code (PATCH /api/v1/users/{user.username} with can_run_code, or "
         f"'assay users grant-code {user.username}')",
-        field="job_config.job_type"
-        if isinstance(config, ScriptJobConfig)
-        else "job_config.trust_remote_code",
+        field=_field(config),
     )

@@ -37,7 +37,7 @@ from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.services.code_policy import require_code_permission
+from assay.services.code_policy import require_code_permission, require_safe_engine
 from assay.services.datasets import dataset_prefix
 from assay.storage import ObjectStore, StorageError
 
@@ -89,6 +89,7 @@ class JobService:
         dataset = self._input_dataset(project_id, request)
         self._check_secret(project_id, config)
         project = ProjectRepository(self.session).get(project_id)
+        require_safe_engine(self.clusters.engine(project.ray_address if project else None), config)
         job_id = uuid.uuid4()
         prefix = job_prefix(project_id, job_id)
         produces_dataset = isinstance(config, JobInferenceConfig)
