@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from assay.config import Settings
 from assay.jobs.document import JobDocument
+from assay.jobs.failure import recorded
 from assay.storage import ObjectStore, open_store
 
 log = logging.getLogger("assay.job")
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("job %s (%s) %r starting", document.job_id, document.kind, document.name)
     if document.kind == "script":
         _exec_script(document)
-    summary = _runners()[document.kind](document, store)
+    with recorded(store, document.kind, document.config, document.results_prefix):
+        summary = _runners()[document.kind](document, store)
     write_json(store, document.summary_key, summary)
     log.info("job %s finished: %s", document.job_id, json.dumps(summary, default=str)[:2000])
     return 0

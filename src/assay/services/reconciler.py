@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from assay.compute import ComputeEngine, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
 from assay.jobs.document import SECRET_ENV, JobDocument, encode_api_key
+from assay.jobs.failure import read_reason
 from assay.jobs.run import read_document
 from assay.naming import engine_labels
 from assay.records import JobKind, JobRecord, JobStatus, UserRecord, WorkflowRecord
@@ -114,7 +115,8 @@ class Reconciler:
         elif info.status == EngineStatus.STOPPED:
             self._finish(job, JobStatus.STOPPED, "stopped on request")
         else:
-            self._finish(job, JobStatus.FAILED, self._redact(job, info.message or "the job failed"))
+            reason = read_reason(self.store, job.results_prefix, info.message)
+            self._finish(job, JobStatus.FAILED, self._redact(job, reason))
 
     def _submit(self, job: JobRecord) -> None:
         if job.stop_requested:

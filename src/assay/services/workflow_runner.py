@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeEngine
 from assay.config import Settings
+from assay.evaluation.failures import failed_everywhere, failed_somewhere
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.jobs import JobRepository
 from assay.schemas.jobs import GenerationConfig, JobCreate, JobEvalConfig, JobInferenceConfig, JudgeConfig
@@ -78,7 +79,7 @@ class WorkflowRunner:
             elif job.status == JobStatus.SUCCEEDED:
                 self.tracking.job_finished(workflow, job, self._artifacts(job))
                 workflow.metrics = flatten_metrics(job.summary)
-                self._end(workflow, WorkflowStatus.SUCCEEDED, None, None)
+                self._evaluated(workflow, job)
             elif JobStatus(job.status).finished:
                 self.tracking.job_finished(workflow, job, {})
                 self._job_ended(workflow, job, "evaluation")
@@ -146,6 +147,20 @@ class WorkflowRunner:
             self.tracking.job_started(workflow, job)
 
         self.job_service.create(experiment.project_id, self._user(workflow), request, on_created=move)
+
+    def _evaluated(self, workflow: WorkflowRecord, job: JobRecord) -> None:
+        """A score that failed on every example was asked for and not delivered: the workflow
+        fails at its evaluation step (a retry scores again; the scores that worked are kept in
+        the job's result). Failures on some examples leave it succeeded, with the note in
+        ``status_reason``."""
+        if missing := failed_everywhere(job.summary):
+            self._end(
+                workflow, WorkflowStatus.FAILED, f"evaluation failed: {'; '.join(missing)}", "evaluation"
+            )
+        else:
+            self._end(
+                workflow, WorkflowStatus.SUCCEEDED, "; ".join(failed_somewhere(job.summary)) or None, None
+            )
 
     def _job_ended(self, workflow: WorkflowRecord, job: JobRecord, step: str) -> None:
         if job.status == JobStatus.STOPPED:
