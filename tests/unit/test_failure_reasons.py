@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assay.inference.config import InferenceConfig
+from assay.inference.prompts import Prompt
 from assay.inference.providers.openai import OpenAICompatibleProvider
 from assay.inference.runner import run_inference
 from assay.jobs.failure import describe, describe_engine_message, read_reason, recorded, write_failure
@@ -28,7 +29,7 @@ def server() -> Iterator[OpenAIServer]:
     running.stop()
 
 
-def _config(base_url: str, tmp_path: Path) -> InferenceConfig:
+def _config(base_url: str) -> InferenceConfig:
     return InferenceConfig.model_validate(
         {
             "provider": "openai-compatible",
@@ -43,13 +44,11 @@ def _config(base_url: str, tmp_path: Path) -> InferenceConfig:
     )
 
 
-def _failure_of(base_url: str, tmp_path: Path) -> str:
+def _failure_of(base_url: str) -> str:
     """The error the real client reports for one request to ``base_url``."""
 
     async def once() -> str:
-        from assay.inference.prompts import Prompt
-
-        provider = OpenAICompatibleProvider(_config(base_url, tmp_path))
+        provider = OpenAICompatibleProvider(_config(base_url))
         await provider.start()
         try:
             (generation,) = await provider.generate([Prompt(system=None, user="hello")])
@@ -63,8 +62,8 @@ def _failure_of(base_url: str, tmp_path: Path) -> str:
     return asyncio.run(once())
 
 
-def test_refused_connection_names_the_endpoint(tmp_path: Path) -> None:
-    error = _failure_of(DEAD, tmp_path)
+def test_refused_connection_names_the_endpoint() -> None:
+    error = _failure_of(DEAD)
     reason = describe(
         RuntimeError(f"stopped after 20 consecutive failed examples; last error: {error}"), DEAD
     )
@@ -82,10 +81,10 @@ def test_refused_connection_names_the_endpoint(tmp_path: Path) -> None:
         (400, "HTTP 400: scripted status 400"),
     ],
 )
-def test_http_statuses_in_words(server: OpenAIServer, tmp_path: Path, status: int, words: str) -> None:
+def test_http_statuses_in_words(server: OpenAIServer, status: int, words: str) -> None:
     server.control(rules=[Rule(match="", status=status, reply="nope")])
     try:
-        error = _failure_of(server.base_url, tmp_path)
+        error = _failure_of(server.base_url)
     finally:
         server.control(rules=[])
     reason = describe(RuntimeError(error), server.base_url, "judge endpoint")
@@ -102,7 +101,7 @@ def test_a_failed_run_records_its_reason_and_the_reconciler_reads_it(tmp_path: P
     writer.commit()
     config = {"provider": "openai-compatible", "base_url": DEAD}
     with pytest.raises(Exception), recorded(store, "inference", config, "results/"):  # noqa: B017
-        run_inference(_config(DEAD, tmp_path).model_copy(update={"fail_fast_after": 1}), store)
+        run_inference(_config(DEAD).model_copy(update={"fail_fast_after": 1}), store)
     reason = read_reason(store, "results/", "Traceback (most recent call last):\n  ...\nInferenceError: x")
     assert reason.startswith(f"model endpoint {DEAD} refused the connection"), reason
 

@@ -316,13 +316,13 @@ def _summary_table(comparison: Comparison, series: Sequence[_Series]) -> str:
         arrow = "↓" if lower_is_better(score) else "↑"
         body.append(f"<tr><th scope=row>{_e(score)} {arrow}</th>{''.join(cells)}</tr>")
     for label, usage, stat, template in (
-        ("latency, mean", "latency_ms", "mean", "{} ms"),
-        ("latency, p95", "latency_ms", "p95", "{} ms"),
-        ("cost, total", "cost", "total", "${}"),
+        ("latency, mean", "latency_ms", "mean", "{:,.1f} ms"),
+        ("latency, p95", "latency_ms", "p95", "{:,.1f} ms"),
+        ("cost, total", "cost", "total", "${:,.4f}"),
     ):
         if any(usage in item.workflow.usage for item in series):
             figures = "".join(
-                f"<td>{template.format(_number(item.workflow.usage[usage][stat]))}</td>"
+                f"<td>{template.format(item.workflow.usage[usage][stat])}</td>"
                 if usage in item.workflow.usage
                 else "<td>-</td>"
                 for item in series
