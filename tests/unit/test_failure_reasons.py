@@ -111,7 +111,14 @@ def test_engine_messages_without_a_recorded_reason() -> None:
         "Job entrypoint command failed with exit code 1, last available logs:\n"
         'Traceback (most recent call last):\n  File "x.py", line 1\nMemoryError: out of memory'
     )
-    assert store_less == "the job failed: MemoryError: out of memory"
+    assert store_less == "the job's command exited with code 1: MemoryError: out of memory (see its logs)"
+    quiet = (
+        "Job entrypoint command failed with exit code 3, last available logs (truncated):\nabout to fail\n"
+    )
+    assert describe_engine_message(quiet) == "the job's command exited with code 3 (see its logs)"
+    assert describe_engine_message("Traceback (most recent call last):\nValueError: x") == (
+        "the job failed: ValueError: x"
+    )
     assert describe_engine_message(None) == "the job failed without saying why; see its logs"
 
 

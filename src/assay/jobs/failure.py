@@ -26,6 +26,7 @@ FAILURE_FILE = "failure.json"
 MAX_REASON = 600
 _HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
 _MISSING_FIELD = re.compile(r'Field "(.+?)" does not exist')
+_EXIT_CODE = re.compile(r"^Job entrypoint command failed with exit code (-?\d+)")
 _FAILED_SHARE = re.compile(r"^(\d+ of \d+ examples failed)")
 _CONSECUTIVE = re.compile(r"^stopped after (\d+) consecutive failed examples")
 _REFUSED = ("connection refused", "connect call failed", "errno 111", "errno 61")
@@ -97,9 +98,11 @@ def describe_engine_message(message: str | None) -> str:
     if not message or not message.strip():
         return "the job failed without saying why; see its logs"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    if any(line.startswith("Traceback (most recent call last)") for line in lines):
-        return _clip(f"the job failed: {lines[-1]}")
-    return _clip(lines[0])
+    traceback = any(line.startswith("Traceback (most recent call last)") for line in lines)
+    if exit_code := _EXIT_CODE.match(lines[0]):
+        cause = f": {lines[-1]}" if traceback else ""
+        return _clip(f"the job's command exited with code {exit_code.group(1)}{cause} (see its logs)")
+    return _clip(f"the job failed: {lines[-1]}" if traceback else lines[0])
 
 
 def failure_key(results_prefix: str) -> str:
