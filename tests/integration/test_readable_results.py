@@ -59,6 +59,14 @@ def garbage_judge() -> Iterator[OpenAIServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def flaky_model() -> Iterator[OpenAIServer]:
+    server = OpenAIServer(latency_s=0.0).start()
+    server.control(rules=[Rule(match="day 1.", status=400)])
+    yield server
+    server.stop()
+
+
 def experiment(app: TestClient) -> str:
     dataset = app.post("/api/v1/datasets/", files={"dataset": ("news.csv", csv_bytes(ROWS))}).json()["id"]
     body = {"name": "budgets", "dataset": dataset, "task_definition": {"task": "summarization"}}
@@ -183,3 +191,21 @@ def render_checks(report: str, tmp_path: Path) -> None:
             assert white_space == "pre-wrap"
         finally:
             browser.close()
+
+
+def test_examples_without_a_prediction_are_reported(app: TestClient, flaky_model: OpenAIServer) -> None:
+    experiment_id = experiment(app)
+    workflow_id = workflow(
+        app, experiment_id, "flaky", model="m", provider="openai-compatible", base_url=flaky_model.base_url
+    )
+    body = wait(app, workflow_id)
+    note = (
+        f"inference failed on 1 of {len(ROWS)} examples: HTTP 400: scripted status 400; "
+        "those examples are scored as empty predictions"
+    )
+    assert body["state"] == "succeeded" and body["warnings"] == [note], body
+    comparison = app.get(f"{API}/experiments/{experiment_id}/comparison").json()
+    assert comparison["warnings"] == [f"flaky: {note}"]
+    assert "predictions" not in comparison["workflows"][0]["metrics"]
+    report = app.get(f"{API}/experiments/{experiment_id}/export", params={"format": "html"}).text
+    assert "scored as empty predictions" in report

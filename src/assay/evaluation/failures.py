@@ -1,6 +1,10 @@
 """Scores that could not be computed, kept visible: an evaluation records, per score, on how
 many examples it failed and why, and everything that shows results (the workflow, the
-comparison, the report) says so instead of dropping the score."""
+comparison, the report) says so instead of dropping the score.
+
+``predictions`` is recorded the same way: examples whose inference failed reach the evaluation
+without a prediction and are scored as empty text, which lowers every score; saying so is the
+difference between "the model is worse" and "the endpoint dropped some requests"."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-LABELS = {"llm_judge": "the LLM judge"}
+PREDICTIONS = "predictions"
+LABELS = {"llm_judge": "the LLM judge", PREDICTIONS: "inference"}
+CONSEQUENCES = {PREDICTIONS: "; those examples are scored as empty predictions"}
 
 
 def failure_summary(errors: Sequence[str | None]) -> dict[str, Any] | None:
@@ -31,7 +37,7 @@ def describe_failure(score: str, stats: Mapping[str, Any]) -> str:
     label = LABELS.get(score, f"the metric {score!r}")
     failed, examples = int(stats["failed"]), int(stats["examples"])
     share = f"all {examples}" if failed == examples else f"{failed} of {examples}"
-    return f"{label} failed on {share} examples: {stats['reason']}"
+    return f"{label} failed on {share} examples: {stats['reason']}{CONSEQUENCES.get(score, '')}"
 
 
 def failed_everywhere(summary: Mapping[str, Any] | None) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.evaluation.failures import failure_summary
+from assay.evaluation.failures import PREDICTIONS, failure_summary
 from assay.evaluation.judge import JudgeSettings, judge
 from assay.jobs.document import JobDocument, read_api_key
 from assay.metrics import compute_metrics, default_metrics
@@ -82,6 +82,8 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
 
     judge_summary: dict[str, Any] = {}
     failures: dict[str, dict[str, Any]] = {}
+    if "error" in table.column_names and (missing := failure_summary(table.column("error").to_pylist())):
+        failures[PREDICTIONS] = missing
     extra_columns: dict[str, pa.Array] = {}
     if config.llm_as_judge is not None:
         verdicts = judge(

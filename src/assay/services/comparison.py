@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidInputError
-from assay.evaluation.failures import describe_failure, failures_of
+from assay.evaluation.failures import PREDICTIONS, describe_failure, failures_of
 from assay.records import JobRecord, JobStatus, WorkflowRecord, WorkflowStatus
 from assay.repositories.experiments import WorkflowRepository
 from assay.services.experiments import ExperimentService
@@ -50,7 +50,8 @@ class Comparison:
     @property
     def score_names(self) -> list[str]:
         """Every score any workflow has, or failed to compute: a failed score is a column too."""
-        return sorted({score for w in self.workflows for score in (*w.metrics, *w.failures)})
+        failed = {score for w in self.workflows for score in w.failures if score != PREDICTIONS}
+        return sorted(failed.union(*(w.metrics for w in self.workflows)))
 
     @property
     def warnings(self) -> list[str]:
