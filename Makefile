@@ -27,6 +27,7 @@ install: $(BIN)/python
 install-dev: install
 	$(PIP_INSTALL) -e '.[dev,metrics,hf]'
 	bash scripts/install_wordnet.sh
+	bash scripts/install_chromium.sh
 	bash scripts/ensure_postgres.sh
 	bash scripts/prepare_ray_user.sh $(BIN)/python
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from assay.inference.config import InferenceConfig
 from assay.inference.runner import run_inference
+from assay.jobs.failure import describe_endpoint_error
 from assay.schemas.jobs import JUDGE_PROVIDER
 from assay.storage import ObjectStore
 
@@ -40,6 +41,7 @@ STEPS = (
     "3. Compare the candidate with the input and the reference against the criterion. "
     "4. Give a score from 1 (very poor) to 5 (excellent)."
 )
+UNREADABLE = "the judge gave no readable score, twice"
 STRICT = "\n\nYour previous answer could not be read. Reply with the JSON object only."
 SCORE_PATTERN = re.compile(r"""["']?score["']?\s*[:=]\s*["']?([1-5])\b""", re.IGNORECASE)
 
@@ -90,8 +92,8 @@ class JudgeSettings:
 
 def _ask(
     store: ObjectStore, settings: JudgeSettings, prompts: Sequence[str], attempt: str
-) -> list[str | None]:
-    """One inference run over ``prompts``; the answers in order (``None`` where it failed)."""
+) -> list[tuple[str | None, str | None]]:
+    """One inference run over ``prompts``: each answer (``None`` where it failed) and its error."""
     dataset_key = f"{settings.scratch_prefix}{attempt}/prompts.parquet"
     writer = store.open_writer(dataset_key)
     pq.write_table(pa.table({"examples": pa.array(list(prompts), pa.string())}), writer)
@@ -115,8 +117,8 @@ def _ask(
     )
     run_inference(config, store, api_key=settings.api_key, handle_signals=False)
     with store.open_reader(config.predictions_key) as reader:
-        answers: list[str | None] = pq.read_table(reader, columns=["predictions"]).column(0).to_pylist()
-    return answers
+        table = pq.read_table(reader, columns=["predictions", "error"])
+    return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
 def judge(
@@ -130,17 +132,23 @@ def judge(
         judge_prompt(settings.task, *triple) for triple in zip(examples, references, predictions, strict=True)
     ]
     answers = _ask(store, settings, prompts, "first")
-    verdicts: list[JudgeVerdict | None] = [parse_verdict(answer) for answer in answers]
-    unreadable = [index for index, verdict in enumerate(verdicts) if verdict is None]
+    verdicts: list[JudgeVerdict | None] = [parse_verdict(answer) for answer, _ in answers]
+    unreadable = [
+        index for index, verdict in enumerate(verdicts) if verdict is None and not answers[index][1]
+    ]
     if unreadable:
         retried = _ask(store, settings, [prompts[index] + STRICT for index in unreadable], "retry")
-        for index, answer in zip(unreadable, retried, strict=True):
+        for index, (answer, _) in zip(unreadable, retried, strict=True):
             verdicts[index] = parse_verdict(answer)
     return [
-        verdict
-        if verdict is not None
-        else JudgeVerdict(
-            None, None, "the judge gave no readable score, twice" if answers[index] else "the judge failed"
-        )
+        verdict if verdict is not None else JudgeVerdict(None, None, _failure(settings, answers[index][1]))
         for index, verdict in enumerate(verdicts)
     ]
+
+
+def _failure(settings: JudgeSettings, error: str | None) -> str:
+    """Why an example has no verdict, in words (the endpoint's failure, or unreadable answers)."""
+    if not error:
+        return UNREADABLE
+    described = describe_endpoint_error(error, settings.base_url, "judge endpoint")
+    return f"the judge failed: {described or error}"

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.evaluation.failures import PREDICTIONS, failure_summary
 from assay.evaluation.judge import JudgeSettings, judge
 from assay.jobs.document import JobDocument
 from assay.metrics import compute_metrics, default_metrics
@@ -80,6 +81,9 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
         corpus.update(result.corpus)
 
     judge_summary: dict[str, Any] = {}
+    failures: dict[str, dict[str, Any]] = {}
+    if "error" in table.column_names and (missing := failure_summary(table.column("error").to_pylist())):
+        failures[PREDICTIONS] = missing
     extra_columns: dict[str, pa.Array] = {}
     if config.llm_as_judge is not None:
         verdicts = judge(
@@ -106,6 +110,8 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
             }
         errors = [verdict.error for verdict in verdicts if verdict.error]
         judge_summary = {"judged": len(judged), "failures": len(errors), "errors": sorted(set(errors))[:5]}
+        if judge_failures := failure_summary([verdict.error for verdict in verdicts]):
+            failures["llm_judge"] = judge_failures
         extra_columns = {
             "score.llm_judge": pa.array([verdict.score for verdict in verdicts], pa.float64()),
             "judge_reason": pa.array([verdict.reason for verdict in verdicts], pa.string()),
@@ -130,5 +136,6 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
         "usage": usage_summary(table),
         "scores_key": key,
         "metric_names": names,
+        "failures": failures,
         **({"judge": judge_summary} if judge_summary else {}),
     }

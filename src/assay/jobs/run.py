@@ -19,6 +19,7 @@ from assay.config import Settings
 from assay.jobs.connection import connect
 from assay.jobs.document import JobDocument
 from assay.jobs.environment import script_env
+from assay.jobs.failure import recorded
 from assay.storage import ObjectStore, open_store
 
 log = logging.getLogger("assay.job")
@@ -74,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("job %s (%s) %r starting", document.job_id, document.kind, document.name)
     if document.kind == "script":
         _exec_script(document, connection.env_names if connection else ())
-    api_key = connection.api_key() if connection else None
-    summary = _runners()[document.kind](document, store, api_key)
+    with recorded(store, document.kind, document.config, document.results_prefix):
+        api_key = connection.api_key() if connection else None
+        summary = _runners()[document.kind](document, store, api_key)
     write_json(store, document.summary_key, summary)
     log.info("job %s finished: %s", document.job_id, json.dumps(summary, default=str)[:2000])
     return 0

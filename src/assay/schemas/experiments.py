@@ -71,6 +71,10 @@ class WorkflowDetail(WorkflowDetailsResponse):
 
     state: str
     status_reason: str | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="on a succeeded workflow: scores that failed on some examples, and why",
+    )
     failed_step: str | None
     provider: str
     base_url: str | None

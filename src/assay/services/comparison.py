@@ -1,9 +1,11 @@
 """Side-by-side comparison of an experiment's workflows, from results already in SQL and
-storage: aggregate scores with confidence intervals, the best model per metric, latency and
-cost, and per-example rows that can be sorted by how much the models disagree."""
+storage: aggregate scores with confidence intervals, the best model per metric (or the tie),
+scores that failed and why, latency and cost, and per-example rows that can be sorted by how
+much the models disagree."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,8 @@ import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from assay.errors import InvalidInputError
-from assay.records import JobRecord, WorkflowRecord, WorkflowStatus
+from assay.evaluation.failures import PREDICTIONS, describe_failure, failures_of
+from assay.records import JobRecord, JobStatus, WorkflowRecord, WorkflowStatus
 from assay.repositories.experiments import WorkflowRepository
 from assay.services.experiments import ExperimentService
 from assay.storage import ObjectStore
@@ -28,7 +31,9 @@ class WorkflowScores:
     model: str
     provider: str
     status: str
+    status_reason: str | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
     usage: dict[str, dict[str, float]] = field(default_factory=dict)
     scores_key: str | None = None
 
@@ -40,6 +45,28 @@ class Comparison:
     task: str
     workflows: list[WorkflowScores]
     best: dict[str, str]
+    ties: dict[str, list[str]]
+
+    @property
+    def score_names(self) -> list[str]:
+        """Every score any workflow has, or failed to compute: a failed score is a column too."""
+        failed = {score for w in self.workflows for score in w.failures if score != PREDICTIONS}
+        return sorted(failed.union(*(w.metrics for w in self.workflows)))
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader must know before trusting the numbers: failed scores and workflows."""
+        notes: list[str] = []
+        for workflow in self.workflows:
+            notes.extend(
+                f"{workflow.name}: {describe_failure(score, stats)}"
+                for score, stats in workflow.failures.items()
+            )
+            if workflow.status in (WorkflowStatus.FAILED, WorkflowStatus.STOPPED) and not workflow.failures:
+                notes.append(
+                    f"{workflow.name}: {workflow.status}: {workflow.status_reason or 'no reason given'}"
+                )
+        return notes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,24 +74,38 @@ class Comparison:
             "experiment_name": self.experiment_name,
             "task": self.task,
             "best": self.best,
+            "ties": self.ties,
+            "warnings": self.warnings,
             "workflows": [vars(workflow) for workflow in self.workflows],
         }
 
 
-def _better(score: str, candidate: float, current: float) -> bool:
-    lower = any(score.startswith(name) for name in LOWER_IS_BETTER)
-    return candidate < current if lower else candidate > current
+def lower_is_better(score: str) -> bool:
+    return any(score.startswith(name) for name in LOWER_IS_BETTER)
 
 
-def best_per_metric(workflows: list[WorkflowScores]) -> dict[str, str]:
-    """The workflow with the best mean per score (lowest for error rates such as TER)."""
-    best: dict[str, tuple[str, float]] = {}
-    for workflow in workflows:
-        for score, stats in workflow.metrics.items():
-            mean = stats["mean"]
-            if score not in best or _better(score, mean, best[score][1]):
-                best[score] = (workflow.workflow_id, mean)
-    return {score: workflow_id for score, (workflow_id, _) in best.items()}
+def _same(first: float, second: float) -> bool:
+    return math.isclose(first, second, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def rank_per_metric(workflows: list[WorkflowScores]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Per score compared across two workflows or more: the one workflow with the strictly best
+    mean (lowest for error rates such as TER), or, when several share the best mean, the tie."""
+    best: dict[str, str] = {}
+    ties: dict[str, list[str]] = {}
+    scores = {score for workflow in workflows for score in workflow.metrics}
+    for score in sorted(scores):
+        means = [(w.workflow_id, w.metrics[score]["mean"]) for w in workflows if score in w.metrics]
+        if len(means) < 2:
+            continue
+        pick = min if lower_is_better(score) else max
+        top = pick(mean for _, mean in means)
+        leaders = [workflow_id for workflow_id, mean in means if _same(mean, top)]
+        if len(leaders) == 1:
+            best[score] = leaders[0]
+        else:
+            ties[score] = leaders
+    return best, ties
 
 
 class ComparisonService:
@@ -77,12 +118,14 @@ class ComparisonService:
     def compare(self, project_id: str, experiment_id: uuid.UUID) -> Comparison:
         view = self.experiments.get(project_id, experiment_id)
         scored = [self._scores(workflow) for workflow in view.workflows]
+        best, ties = rank_per_metric(scored)
         return Comparison(
             experiment_id=str(view.experiment.id),
             experiment_name=view.experiment.name,
             task=str(view.experiment.task_definition.get("task", "")),
             workflows=scored,
-            best=best_per_metric(scored),
+            best=best,
+            ties=ties,
         )
 
     def _scores(self, workflow: WorkflowRecord) -> WorkflowScores:
@@ -92,10 +135,13 @@ class ComparisonService:
             model=workflow.model,
             provider=workflow.provider,
             status=workflow.status,
+            status_reason=workflow.status_reason,
         )
         job = self.session.get(JobRecord, workflow.evaluation_job_id) if workflow.evaluation_job_id else None
-        if workflow.status == WorkflowStatus.SUCCEEDED and job is not None and job.summary:
+        # A workflow that failed because a score failed everywhere still shows the scores that worked.
+        if job is not None and job.status == JobStatus.SUCCEEDED and job.summary:
             scores.metrics = job.summary.get("metrics", {})
+            scores.failures = failures_of(job.summary)
             scores.usage = job.summary.get("usage", {})
             scores.scores_key = job.summary.get("scores_key")
         return scores
@@ -122,6 +168,9 @@ class ComparisonService:
             outputs = {
                 workflow_id: {
                     "prediction": table[index].get("predictions"),
+                    "errors": {"llm_judge": table[index]["judge_error"]}
+                    if table[index].get("judge_error")
+                    else {},
                     "scores": {
                         key[len(SCORE_PREFIX) :]: value
                         for key, value in table[index].items()
@@ -147,7 +196,7 @@ class ComparisonService:
                     f"unknown score {sort_by_disagreement!r}; scores: {', '.join(sorted(known))}",
                     field="disagreement",
                 )
-            rows.sort(key=lambda row: -_spread(row, sort_by_disagreement))
+            rows.sort(key=lambda row: -spread(row, sort_by_disagreement))
         return {
             "total": len(rows),
             "offset": offset,
@@ -163,7 +212,8 @@ class ComparisonService:
         return rows
 
 
-def _spread(row: dict[str, Any], score: str) -> float:
+def spread(row: dict[str, Any], score: str) -> float:
+    """How far apart the models' ``score`` is on one example row (0 with fewer than two values)."""
     values = [output["scores"].get(score) for output in row["outputs"].values()]
     present = [value for value in values if value is not None]
     return max(present) - min(present) if len(present) > 1 else 0.0

@@ -19,6 +19,7 @@ from assay.compute import ComputeRegistry, EngineStatus, EngineUnavailableError,
 from assay.config import Settings
 from assay.jobs.document import JobDocument
 from assay.jobs.environment import API_URL_ENV, CLAIM_ENV, passed_env
+from assay.jobs.failure import read_reason
 from assay.jobs.run import read_document
 from assay.naming import engine_labels
 from assay.records import JobKind, JobRecord, JobStatus, UserRecord, WorkflowRecord
@@ -119,7 +120,8 @@ class Reconciler:
         elif info.status == EngineStatus.STOPPED:
             self._finish(job, JobStatus.STOPPED, "stopped on request")
         else:
-            self._finish(job, JobStatus.FAILED, self._redact(job, info.message or "the job failed"))
+            reason = read_reason(self.store, job.results_prefix, info.message)
+            self._finish(job, JobStatus.FAILED, self._redact(job, reason))
 
     def stop_all(self, reason: str) -> None:
         """Record every submitted job as stopped, with its logs so far, and ask the engine to stop

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.errors import InvalidInputError, PermissionDeniedError
+from assay.evaluation.failures import failed_everywhere, failed_somewhere
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.jobs import JobRepository
 from assay.schemas.jobs import GenerationConfig, JobCreate, JobEvalConfig, JobInferenceConfig, JudgeConfig
@@ -80,7 +81,7 @@ class WorkflowRunner:
             elif job.status == JobStatus.SUCCEEDED:
                 self.tracking.job_finished(workflow, job, self._artifacts(job))
                 workflow.metrics = flatten_metrics(job.summary)
-                self._end(workflow, WorkflowStatus.SUCCEEDED, None, None)
+                self._evaluated(workflow, job)
             elif JobStatus(job.status).finished:
                 self.tracking.job_finished(workflow, job, {})
                 self._job_ended(workflow, job, "evaluation")
@@ -165,6 +166,20 @@ class WorkflowRunner:
         except (InvalidInputError, PermissionDeniedError) as exc:
             self.session.rollback()
             self._end(workflow, WorkflowStatus.FAILED, f"{step} refused: {exc.message}", step)
+
+    def _evaluated(self, workflow: WorkflowRecord, job: JobRecord) -> None:
+        """A score that failed on every example was asked for and not delivered: the workflow
+        fails at its evaluation step (a retry scores again; the scores that worked are kept in
+        the job's result). Failures on some examples leave it succeeded, with the note in
+        ``status_reason``."""
+        if missing := failed_everywhere(job.summary):
+            self._end(
+                workflow, WorkflowStatus.FAILED, f"evaluation failed: {'; '.join(missing)}", "evaluation"
+            )
+        else:
+            self._end(
+                workflow, WorkflowStatus.SUCCEEDED, "; ".join(failed_somewhere(job.summary)) or None, None
+            )
 
     def _job_ended(self, workflow: WorkflowRecord, job: JobRecord, step: str) -> None:
         if job.status == JobStatus.STOPPED:

@@ -86,6 +86,9 @@ def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[Workf
             "artifacts_download_url": jobs[-1].artifact_url if workflow.evaluation_job_id else None,
             "state": workflow.status,
             "status_reason": workflow.status_reason,
+            "warnings": [workflow.status_reason]
+            if workflow.status == WorkflowStatus.SUCCEEDED and workflow.status_reason
+            else [],
             "failed_step": workflow.failed_step,
             "provider": workflow.provider,
             "base_url": workflow.base_url,
