@@ -74,7 +74,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_runtime_env_carries_only_a_claim_and_the_key_arrives_through_the_api(
     client: TestClient, runtime: Runtime, ray_head: LocalRayHead, provider: OpenAIServer
 ) -> None:
-    secret = {"value": PROVIDER_KEY, "description": "provider key"}
+    secret = {"value": PROVIDER_KEY, "description": "provider key", "allowed_hosts": ["127.0.0.1"]}
     assert client.put(f"{API}/settings/secrets/provider_key", json=secret).status_code in (201, 204)
     dataset = client.post(f"{API}/datasets/", files={"dataset": ("qa.csv", csv_bytes())}).json()["id"]
     request = {

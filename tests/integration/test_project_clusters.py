@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from ray.job_submission import JobSubmissionClient
 
-from assay.api.app import create_app
 from assay.compute.local_ray import LocalRayHead
 from tests.conftest import Backend, make_settings
 from tests.integration.accounts import API
+from tests.serving import served_app
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"succeeded", "failed", "stopped"}
@@ -35,7 +35,7 @@ def app(
 ) -> Iterator[TestClient]:
     ray_head.ensure_started()
     settings = make_settings(Backend("sqlite", "local"), Path(tmp_path_factory.mktemp("clusters")), request)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         yield client
 
 

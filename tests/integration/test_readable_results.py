@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assay.api.app import create_app
 from assay.compute.local_ray import LocalRayHead
 from assay.testing.openai_server import OpenAIServer, Rule
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
+from tests.serving import served_app
 
 pytestmark = pytest.mark.slow
 API = "/api/v1/projects/default"
@@ -47,7 +47,7 @@ def app(
 ) -> Iterator[TestClient]:
     ray_head.ensure_started()
     settings = make_settings(Backend("sqlite", "local"), Path(tmp_path_factory.mktemp("readable")), request)
-    with TestClient(create_app(settings)) as client:
+    with served_app(settings) as client:
         yield client
 
 
