@@ -159,37 +159,30 @@ def wait_until(condition: Any, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
-def test_every_port_of_the_server_and_its_ray_head_is_on_loopback(
-    servers: list[Server], tmp_path: Path
-) -> None:
-    server = Server(tmp_path / "home").start()
-    servers.append(server)
-    job_id = server.script_job(sleeper("loopback-job"))
-    server.wait_for(job_id, {"running"})
-    wait_until(lambda: "loopback-job working" in server.logs(job_id))
-
-    processes = server.processes()
-    assert any("loopback-job" in " ".join(proc.cmdline()) for proc in processes)
-    listening = [entry for proc in processes for entry in listeners(proc)]
-    assert len(listening) >= 8
-    assert [entry for entry in listening if entry[1].ip not in LOOPBACK] == []
-
-
-def test_the_dashboard_refuses_requests_without_the_token(servers: list[Server], tmp_path: Path) -> None:
+def test_the_head_listens_on_loopback_only_and_wants_its_token(servers: list[Server], tmp_path: Path) -> None:
     server = Server(tmp_path / "home").start()
     servers.append(server)
     token_file = server.home / "ray" / "auth_token"
     logs = probe(server, token_file, server.head_temp_dir / "session_latest" / "logs" / "raylet.out")
     assert "READ" not in logs and f"denied {token_file} FileNotFoundError" in logs
     assert processes_seen(logs) < 5
-    lease = json.loads((server.home / "ray" / "head.json").read_text())
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert (server.home / "ray").stat().st_mode & 0o777 == 0o700
+    lease = json.loads((server.home / "ray" / "head.json").read_text())
     dashboard = f"http://127.0.0.1:{lease['ports']['dashboard-port']}/api/jobs/"
     assert httpx.get(dashboard).status_code == 401
     assert httpx.get(dashboard, headers={"Authorization": "Bearer wrong"}).status_code == 403
     headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
     assert httpx.get(dashboard, headers=headers).status_code == 200
+
+    job_id = server.script_job(sleeper("loopback-job"))
+    server.wait_for(job_id, {"running"})
+    wait_until(lambda: "loopback-job working" in server.logs(job_id))
+    processes = server.processes()
+    assert any("loopback-job" in " ".join(proc.cmdline()) for proc in processes)
+    listening = [entry for proc in processes for entry in listeners(proc)]
+    assert len(listening) >= 8
+    assert [entry for entry in listening if entry[1].ip not in LOOPBACK] == []
 
 
 def test_a_restart_after_kill_9_stops_what_the_old_server_left(servers: list[Server], tmp_path: Path) -> None:
