@@ -29,6 +29,7 @@ install-dev: install
 	bash scripts/install_wordnet.sh
 	bash scripts/install_chromium.sh
 	bash scripts/ensure_postgres.sh
+	bash scripts/install_sandbox.sh
 	bash scripts/prepare_ray_user.sh $(BIN)/python
 
 serve: install

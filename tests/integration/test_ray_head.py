@@ -159,35 +159,30 @@ def wait_until(condition: Any, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
-def test_every_port_of_the_server_and_its_ray_head_is_on_loopback(
-    servers: list[Server], tmp_path: Path
-) -> None:
+def test_the_head_listens_on_loopback_only_and_wants_its_token(servers: list[Server], tmp_path: Path) -> None:
     server = Server(tmp_path / "home").start()
     servers.append(server)
-    job_id = server.script_job(sleeper("loopback-job"))
-    server.wait_for(job_id, {"running"})
-    wait_until(lambda: "loopback-job working" in server.logs(job_id))
-
-    processes = server.processes()
-    assert any("loopback-job" in " ".join(proc.cmdline()) for proc in processes)
-    listening = [entry for proc in processes for entry in listeners(proc)]
-    assert len(listening) >= 8
-    assert [entry for entry in listening if entry[1].ip not in LOOPBACK] == []
-
-
-def test_the_dashboard_refuses_requests_without_the_token(servers: list[Server], tmp_path: Path) -> None:
-    server = Server(tmp_path / "home").start()
-    servers.append(server)
-    server.wait_for(server.script_job([sys.executable, "-c", "print(1)"]), {"succeeded"})
-    lease = json.loads((server.home / "ray" / "head.json").read_text())
     token_file = server.home / "ray" / "auth_token"
+    logs = probe(server, token_file, server.head_temp_dir / "session_latest" / "logs" / "raylet.out")
+    assert "READ" not in logs and f"denied {token_file} FileNotFoundError" in logs
+    assert processes_seen(logs) < 5
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert (server.home / "ray").stat().st_mode & 0o777 == 0o700
+    lease = json.loads((server.home / "ray" / "head.json").read_text())
     dashboard = f"http://127.0.0.1:{lease['ports']['dashboard-port']}/api/jobs/"
     assert httpx.get(dashboard).status_code == 401
     assert httpx.get(dashboard, headers={"Authorization": "Bearer wrong"}).status_code == 403
     headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
     assert httpx.get(dashboard, headers=headers).status_code == 200
+
+    job_id = server.script_job(sleeper("loopback-job"))
+    server.wait_for(job_id, {"running"})
+    wait_until(lambda: "loopback-job working" in server.logs(job_id))
+    processes = server.processes()
+    assert any("loopback-job" in " ".join(proc.cmdline()) for proc in processes)
+    listening = [entry for proc in processes for entry in listeners(proc)]
+    assert len(listening) >= 8
+    assert [entry for entry in listening if entry[1].ip not in LOOPBACK] == []
 
 
 def test_a_restart_after_kill_9_stops_what_the_old_server_left(servers: list[Server], tmp_path: Path) -> None:
@@ -238,17 +233,30 @@ def test_ctrl_c_stops_running_jobs_and_the_head_within_seconds(servers: list[Ser
 
 PROBE = """
 import getpass, os, sys
-home, server_pid = sys.argv[1], sys.argv[2]
 print("uid", os.getuid(), getpass.getuser())
-for path in (f"{home}/secret.key", f"{home}/assay.db", f"/proc/{server_pid}/environ"):
+for path in sys.argv[1:]:
     try:
         open(path, "rb").read()
         print("READ", path)
-    except PermissionError as exc:
+    except OSError as exc:
         print("denied", path, type(exc).__name__)
+print("processes seen:", len([name for name in os.listdir("/proc") if name.isdigit()]))
 print("admin password in env:", "ASSAY_ADMIN_PASSWORD" in os.environ)
 print("assay variables:", sorted(name for name in os.environ if name.startswith("ASSAY_")))
 """
+
+
+def probe(server: Server, *paths: Path | str) -> str:
+    """Run ``PROBE`` as a script job of ``server`` and return its logs."""
+    job_id = server.script_job([sys.executable, "-c", PROBE, *map(str, paths)])
+    finished = server.wait_for(job_id, {"succeeded", "failed", "stopped"})
+    logs = server.logs(job_id)
+    assert finished["status"] == "succeeded", logs
+    return logs
+
+
+def processes_seen(logs: str) -> int:
+    return int(logs.split("processes seen: ")[1].split()[0])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="multi-user mode starts the head as another user (root only)")
@@ -267,14 +275,15 @@ def test_multi_user_mode_runs_jobs_as_the_ray_user(
     ).start()
     servers.append(server)
     assert server.process is not None
-    job_id = server.script_job([sys.executable, "-c", PROBE, str(home), str(server.process.pid)])
-    finished = server.wait_for(job_id, {"succeeded", "failed", "stopped"})
-    logs = server.logs(job_id)
-    assert finished["status"] == "succeeded", logs
+    private = [home / "secret.key", home / "assay.db", home / "ray" / "auth_token"]
+    head_token = server.head_temp_dir / "auth_token"
+    logs = probe(server, *private, f"/proc/{server.process.pid}/environ", head_token)
     uid = psutil.Process().uids().real
     assert "uid " in logs and f"uid {uid} " not in logs and "assay-ray" in logs
     assert "READ" not in logs
-    for name in ("secret.key", "assay.db", "environ"):
-        assert f"{name} PermissionError" in logs
+    for path in private:
+        assert f"denied {path} PermissionError" in logs
+    assert f"denied {head_token} FileNotFoundError" in logs
+    assert processes_seen(logs) < 5
     assert "admin password in env: False" in logs
     assert home.stat().st_mode & 0o777 == 0o700

@@ -77,8 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for loop in loops:
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
-            await anyio.to_thread.run_sync(stop_jobs_on_shutdown, runtime)
-            await anyio.to_thread.run_sync(runtime.close)
+            try:
+                await anyio.to_thread.run_sync(stop_jobs_on_shutdown, runtime)
+            finally:
+                await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(
         title="Assay",

@@ -73,7 +73,7 @@ class ComputeEngine(ABC):
 
     @property
     def owns_cluster(self) -> bool:
-        """Whether the engine's cluster lives and dies with this server (embedded mode): its
+        """Whether a cluster that lives and dies with this server (embedded mode) runs now: its
         jobs cannot outlive a shutdown, so the server stops them and says so."""
         return False
 

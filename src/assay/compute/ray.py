@@ -66,7 +66,7 @@ class RayCompute(ComputeEngine):
 
     @property
     def owns_cluster(self) -> bool:
-        return self._local is not None
+        return self._local is not None and self._local.running
 
     def code_refusal(self) -> str | None:
         return self._refusal

@@ -20,6 +20,7 @@ from assay.jobs.connection import connect
 from assay.jobs.document import JobDocument
 from assay.jobs.environment import script_env
 from assay.jobs.failure import recorded
+from assay.jobs.sandbox import sandboxed
 from assay.storage import ObjectStore, open_store
 
 log = logging.getLogger("assay.job")
@@ -55,12 +56,14 @@ def write_json(store: ObjectStore, key: str, payload: dict[str, object]) -> None
 
 
 def _exec_script(document: JobDocument, env_names: Iterable[str]) -> None:
-    """Become the user's command, in an environment built from a clean base (``script_env``)
-    plus the job's own variables from its document: no job credential, no server setting."""
-    argv = [str(arg) for arg in document.config["argv"]]
+    """Become the user's command, in a sandbox (``assay.jobs.sandbox``) and in an environment
+    built from a clean base (``script_env``) plus the job's own variables from its document:
+    no job credential, no server setting."""
     own = {str(k): str(v) for k, v in document.config.get("env", {}).items()}
+    env = script_env(os.environ, env_names, own)
+    argv = sandboxed([str(arg) for arg in document.config["argv"]], env)
     sys.stdout.flush()
-    os.execvpe(argv[0], argv, script_env(os.environ, env_names, own))
+    os.execvpe(argv[0], argv, env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,56 @@
+"""The user command of a script job runs in a bubblewrap sandbox.
+
+All jobs of a Ray cluster share an OS user, so a plain process of one job could read the
+cluster's token (and with it drive the dashboard: other jobs' logs and environments) and see
+every other process. In the sandbox the command gets its own PID namespace (a fresh ``/proc``:
+no other process, no ``/proc/<pid>/environ`` of anybody) and empty tmpfs over the head's temp dir
+and the token's folder. Everything else of the file system stays as it is; the environment is
+the caller's business (it must already be scrubbed).
+
+Without ``bwrap``, or where user namespaces are not allowed (some containers), the command runs
+unsandboxed, and says so on its first log line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from assay.compute.processes import MARKER
+
+
+def hidden_paths(env: Mapping[str, str]) -> list[str]:
+    """The head's temp dir (sockets, session logs, its user's HOME and token copy) and the folder
+    of the token the head was given."""
+    paths = [env.get(MARKER, ""), os.path.dirname(env.get("RAY_AUTH_TOKEN_PATH", ""))]
+    return sorted({path for path in paths if path and os.path.isdir(path)})
+
+
+def _usable(bwrap: str) -> bool:
+    probe = [bwrap, "--unshare-user", "--unshare-pid", "--dev-bind", "/", "/", "true"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+def sandboxed(argv: list[str], env: Mapping[str, str], source: Mapping[str, str] = os.environ) -> list[str]:
+    """``argv`` wrapped in ``bwrap``, hiding what ``source`` (the job driver's environment) says
+    the head keeps; the command's ``HOME`` and working directory are recreated empty when they
+    lie in a hidden folder."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or not _usable(bwrap):
+        print("assay: no bubblewrap sandbox here; the command runs unsandboxed", file=sys.stderr, flush=True)
+        return argv
+    hidden = hidden_paths(source)
+    command = [bwrap, "--unshare-user", "--unshare-pid", "--die-with-parent", "--dev-bind", "/", "/"]
+    command += ["--proc", "/proc"]
+    for path in hidden:
+        command += ["--tmpfs", path]
+    home = env.get("HOME", "/tmp")
+    if any(Path(home).is_relative_to(path) for path in hidden):
+        command += ["--dir", home]
+    if any(Path(os.getcwd()).is_relative_to(path) for path in hidden):
+        command += ["--chdir", home]
+    return [*command, "--", *argv]

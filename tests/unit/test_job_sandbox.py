@@ -1,0 +1,38 @@
+"""What the script sandbox hides: the head's temp dir and the Ray token's folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from assay.compute.processes import MARKER
+from assay.jobs.sandbox import hidden_paths, sandboxed
+
+
+def test_it_hides_the_head_temp_dir_and_the_token_folder(tmp_path: Path) -> None:
+    (tmp_path / "head").mkdir()
+    (tmp_path / "keys").mkdir()
+    env = {MARKER: str(tmp_path / "head"), "RAY_AUTH_TOKEN_PATH": str(tmp_path / "keys" / "token")}
+    assert hidden_paths(env) == [str(tmp_path / "head"), str(tmp_path / "keys")]
+    assert hidden_paths({MARKER: str(tmp_path / "missing")}) == []
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_the_command_sees_neither_the_token_nor_other_processes(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "token").write_text("secret-token")
+    env = {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "keys" / "token"), "HOME": str(tmp_path)}
+    script = "import os; print(os.listdir(os.environ['D']), sum(p.isdigit() for p in os.listdir('/proc')))"
+    argv = sandboxed(["python3", "-c", script], env, source=env)
+    result = subprocess.run(
+        argv,
+        env={**env, "D": str(tmp_path / "keys"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listing, count = result.stdout.rsplit(" ", 1)
+    assert listing == "[]" and int(count) < 4
