@@ -3,10 +3,15 @@ not go to is refused at submission, naming the field and the host, with nothing 
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from assay.records import WorkflowRecord
+from assay.runtime import Runtime
+from assay.services.workflow_tracking import WorkflowTracking
 from tests.helpers import csv_bytes
 from tests.integration.accounts import API
 
@@ -144,3 +149,37 @@ def test_workflows_are_checked_when_created(client: TestClient) -> None:
     )
     assert client.get(f"{API}/experiments/{experiment}").json()["workflows"] == []
     assert workflow("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1").status_code == 201
+
+
+def test_a_workflow_whose_secret_may_no_longer_go_there_fails_with_the_reason(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """The secret's list changed after the workflow was accepted: its next step is refused
+    and the workflow ends failed, instead of being retried forever or sending the key."""
+    data = dataset(client)
+    experiment = client.post(f"{API}/experiments/", json={"name": "x", "dataset": data}).json()["id"]
+    put_secret(client, "local_key", ["127.0.0.1"])
+    with runtime.session_factory() as session:
+        workflow = WorkflowRecord(
+            experiment_id=uuid.UUID(experiment),
+            project_id="default",
+            name="moved",
+            model="m",
+            provider="openai-compatible",
+            base_url="https://collector.example/v1",
+            secret_key_name="local_key",
+            generation_config={},
+        )
+        session.add(workflow)
+        WorkflowTracking(session).workflow_created(workflow)
+        session.commit()
+        workflow_id = workflow.id
+    deadline = time.monotonic() + 30
+    while (body := client.get(f"{API}/projects/default/workflows/{workflow_id}").json())[
+        "state"
+    ] == "created":
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    assert body["state"] == "failed" and body["failed_step"] == "inference", body
+    assert "collector.example" in body["status_reason"] and SECRET not in str(body)
+    assert client.get(f"{API}/jobs").json()["total"] == 0
