@@ -75,6 +75,8 @@ def make_settings(
         "reconcile_interval_seconds": 0.3,
         "ray_address": head.dashboard_url,
         "ray_python": sys.executable,
+        # The host name of FastAPI's in-process TestClient.
+        "allowed_hosts": ["testserver"],
     }
     if backend.database == "postgresql":
         values["database_url"] = request.getfixturevalue("postgres_url")
