@@ -4,7 +4,7 @@ response carries.
 They keep web pages of other sites, and pages on names that only resolve to this server (DNS
 rebinding), from driving the API with what a browser attaches on its own: the session cookie,
 or nothing at all where loopback callers act as the local admin. A refusal uses the API's
-error shape (``detail``, ``field``) and never echoes what was refused.
+error shape (``detail``, ``field``) and echoes no header back (an origin only as parsed).
 """
 
 from __future__ import annotations
