@@ -76,6 +76,8 @@ def make_settings(
         "ray_address": head.dashboard_url,
         "ray_auth_token_file": head.token_path,
         "ray_python": sys.executable,
+        # The host name of FastAPI's in-process TestClient.
+        "allowed_hosts": ["testserver"],
     }
     if backend.database == "postgresql":
         values["database_url"] = request.getfixturevalue("postgres_url")

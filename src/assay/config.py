@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GIB = 1024**3
+KIB = 1024
+# Comma-separated in the environment (``ASSAY_ALLOWED_HOSTS=a.example,b.example``).
+CommaList = Annotated[list[str], NoDecode]
 
 
 def is_loopback(host: str) -> bool:
@@ -60,6 +63,19 @@ class Settings(BaseSettings):
     max_file_bytes: int = 100 * GIB
     cleanup_interval_seconds: float = 60.0
 
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host header names served besides loopback names and a concrete ASSAY_HOST; * for any",
+    )
+    allowed_origins: CommaList = Field(
+        default_factory=list,
+        description="origins (scheme://host:port) whose pages may send state-changing requests",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list, description="peer addresses or networks whose X-Forwarded-* headers are read"
+    )
+    max_header_bytes: int = 64 * KIB
+
     ray_address: str | None = None
     ray_python: str | None = None
     ray_auth_token_file: Path | None = Field(
@@ -79,6 +95,13 @@ class Settings(BaseSettings):
     )
 
     tracking_uri: str | None = None
+
+    @field_validator("allowed_hosts", "allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -147,11 +147,10 @@ def test_over_the_size_limit_is_413_and_leaves_nothing(
     assert put(client, "fits.bin", b"x" * 1000).status_code == 201
 
 
-def test_not_multipart_is_422(client: TestClient) -> None:
-    assert (
-        client.post(FILES, content=b"raw", headers={"content-type": "application/octet-stream"}).status_code
-        == 422
-    )
+def test_not_multipart_is_refused(client: TestClient) -> None:
+    raw = client.post(FILES, content=b"raw", headers={"content-type": "application/octet-stream"})
+    assert raw.status_code == 415 and raw.json()["field"] == "Content-Type"
+    assert client.post(FILES, json={"file": "x"}).status_code == 422
     assert client.post(FILES, files={"other": ("x.txt", b"x")}).json()["field"] == "file"
 
 

@@ -37,6 +37,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value is None:
             continue
         secret = getattr(value, "get_secret_value", None)
+        if isinstance(value, list):
+            value = ",".join(value)
         env[f"ASSAY_{name.upper()}"] = str(secret() if secret else value)
     return env
 

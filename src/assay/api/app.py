@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from assay import __version__
 from assay.api.access_log import redact_access_log
 from assay.api.deps import get_current_user
+from assay.api.docs import install_docs
+from assay.api.edge import EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
 from assay.api.routes import (
     audit,
@@ -88,8 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Evaluate, compare and serve ML models. Lumigator v1 compatible.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        # A body without a Content-Type is JSON (the Lumigator SDK sends its JSON so); the edge
+        # guard refuses such bodies from browsers, which is what the strict default is for.
+        strict_content_type=False,
     )
     install_error_handlers(app)
+    install_docs(app)
     # Public: health (load balancers), login and logout, and signed links, whose signature is
     # their credential (as with a presigned S3 URL).
     app.include_router(health.router, prefix=f"{API}/health", tags=["health"])
@@ -119,4 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API + path, tags=[tag], dependencies=signed_in)
     app.add_middleware(StripTrailingSlash)
+    app.add_middleware(EdgeGuard, guards=edge_guards(settings))
+    app.add_middleware(SecurityHeaders)
     return app

@@ -43,6 +43,15 @@ def read_bearer(request: Request) -> str:
     return value.strip()
 
 
+def is_ambient(request: Request) -> bool:
+    """Whether the request's authority is one a browser attaches on its own, so a page of any
+    site could make it: the session cookie, HTTP Basic credentials (browsers replay those a
+    user once typed for the server), or nothing at all (the local admin on loopback). Only a
+    Bearer token is always put there by the caller itself."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    return not (scheme.lower() == "bearer" and value.strip())
+
+
 def _basic(value: str) -> Credentials:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")

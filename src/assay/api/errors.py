@@ -41,12 +41,19 @@ def headers_for(error: errors.AssayError) -> dict[str, str] | None:
     return None
 
 
+def error_response(
+    status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one error shape: ``detail`` says what is wrong, ``field`` names the input at fault."""
+    body: dict[str, object] = {"detail": detail}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
 async def _handle_assay_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.AssayError)
-    body: dict[str, object] = {"detail": exc.message}
-    if exc.field is not None:
-        body["field"] = exc.field
-    return JSONResponse(status_code=status_for(exc), content=body, headers=headers_for(exc))
+    return error_response(status_for(exc), exc.message, exc.field, headers_for(exc))
 
 
 async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -46,6 +46,7 @@ def serve(
     import uvicorn
 
     from assay.api.app import create_app
+    from assay.api.edge import WILDCARD_ADDRESSES
     from assay.memory import keep_large_blocks_out_of_arenas
 
     keep_large_blocks_out_of_arenas()
@@ -53,7 +54,21 @@ def serve(
     overrides = {key: value for key, value in {"host": host, "port": port}.items() if value is not None}
     settings = settings.model_copy(update=overrides)
     typer.echo(f"Assay on http://{settings.host}:{settings.port}  (docs: /docs, data: {settings.home})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    if settings.host.strip("[]") in WILDCARD_ADDRESSES and not settings.allowed_hosts:
+        typer.echo("Only loopback host names are answered: list the names clients use in ASSAY_ALLOWED_HOSTS")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        # h11 bounds the request head it buffers; httptools buffers any size. Heads between
+        # the limit and twice it get the app's 431, larger ones the parser's 400.
+        http="h11",
+        h11_max_incomplete_event_size=2 * settings.max_header_bytes,
+        # X-Forwarded-* only from the proxies named: uvicorn would trust any loopback peer.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+    )
 
 
 @db_app.command("upgrade")
