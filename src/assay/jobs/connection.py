@@ -42,13 +42,16 @@ def connect(environ: MutableMapping[str, str] = os.environ) -> JobConnection | N
     base = f"{url.rstrip('/')}/api/v1/job/"
     transport = httpx.HTTPTransport(retries=RETRIES)
     with httpx.Client(base_url=base, timeout=TIMEOUT, transport=transport) as client:
-        response = send(
-            client, "POST", "claim", idempotent=False, headers={"Authorization": f"Bearer {claim}"}
-        )
+        try:
+            response = send(
+                client, "POST", "claim", idempotent=False, headers={"Authorization": f"Bearer {claim}"}
+            )
+        except httpx.HTTPError as exc:
+            hint = "ASSAY_JOB_API_URL must be an address that workers can reach"
+            raise ConnectionError(f"the job API at {url} is unreachable ({hint}): {exc}") from exc
     if response.status_code != 200:
-        raise PermissionError(
-            f"the job API at {url} refused this job's claim: {response.status_code} {response.text[:300]}"
-        )
+        detail = f"{response.status_code} {response.text[:300]}"
+        raise PermissionError(f"the job API at {url} refused this job's claim: {detail}")
     body = response.json()
     session = httpx.Client(
         base_url=base,
