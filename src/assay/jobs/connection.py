@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from assay.jobs.environment import API_URL_ENV, CLAIM_ENV
-from assay.storage.job_api import JobApiStore
+from assay.storage.job_api import JobApiStore, send
 
 TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 RETRIES = 3
@@ -42,11 +42,16 @@ def connect(environ: MutableMapping[str, str] = os.environ) -> JobConnection | N
     base = f"{url.rstrip('/')}/api/v1/job/"
     transport = httpx.HTTPTransport(retries=RETRIES)
     with httpx.Client(base_url=base, timeout=TIMEOUT, transport=transport) as client:
-        response = client.post("claim", headers={"Authorization": f"Bearer {claim}"})
+        try:
+            response = send(
+                client, "POST", "claim", idempotent=False, headers={"Authorization": f"Bearer {claim}"}
+            )
+        except httpx.HTTPError as exc:
+            hint = "ASSAY_JOB_API_URL must be an address that workers can reach"
+            raise ConnectionError(f"the job API at {url} is unreachable ({hint}): {exc}") from exc
     if response.status_code != 200:
-        raise PermissionError(
-            f"the job API at {url} refused this job's claim: {response.status_code} {response.text[:300]}"
-        )
+        detail = f"{response.status_code} {response.text[:300]}"
+        raise PermissionError(f"the job API at {url} refused this job's claim: {detail}")
     body = response.json()
     session = httpx.Client(
         base_url=base,

@@ -6,13 +6,19 @@ Reads seek with ranged GETs (Parquet reads the footer, then column chunks). Writ
 in a spooled temporary file (memory up to ``SPOOL_MEMORY``, then disk) and sent as one
 streamed PUT on ``commit()``: an object appears whole or not at all, and no request stays open
 for the hours a long job may take to write its predictions.
+
+A job outlives a restart of the API (an upgrade, a crash): every call is retried for up to
+``RETRY_WINDOW_S`` while the API is unreachable or answers 502/503/504. All calls but the
+claim are idempotent (whole-object PUTs, ranged GETs, prefix DELETEs), so a retry after a
+lost answer does no harm.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 from urllib.parse import quote
 
@@ -24,10 +30,42 @@ from assay.storage.ranges import RangeReader
 READ_BUFFER = 1024 * 1024
 SEND_CHUNK = 1024 * 1024
 SPOOL_MEMORY = 8 * 1024 * 1024
+RETRY_WINDOW_S = 180.0
+RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_DELAY_S = 5.0
 
 
 def _object_path(key: str) -> str:
     return "objects/" + quote(key, safe="/")
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    idempotent: bool = True,
+    body: Callable[[], Iterator[bytes]] | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """Send, retrying while the API is away; a request that is not idempotent is retried
+    only when it cannot have reached the API (the connection was refused)."""
+    deadline = time.monotonic() + RETRY_WINDOW_S
+    delay = 0.25
+    retryable: tuple[type[Exception], ...] = (httpx.TransportError,) if idempotent else (httpx.ConnectError,)
+    while True:
+        content = body() if body is not None else None
+        try:
+            response = client.request(method, url, content=content, params=params, headers=headers)
+        except retryable:
+            if time.monotonic() + delay > deadline:
+                raise
+        else:
+            if response.status_code not in RETRY_STATUSES or time.monotonic() + delay > deadline:
+                return response
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY_S)
 
 
 def _checked(response: httpx.Response, key: str) -> httpx.Response:
@@ -60,7 +98,7 @@ class JobApiWriter(ObjectWriter):
                 "PUT",
                 _object_path(self._key),
                 self._key,
-                content=self._body(),
+                body=self._body,
                 headers={"Content-Type": self._content_type},
             )
         finally:
@@ -76,9 +114,18 @@ class JobApiStore(ObjectStore):
         """``client`` has the job API (``…/api/v1/job/``) as base URL and the job's token."""
         self.client = client
 
-    def request(self, method: str, path: str, key: str, **kwargs: object) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        *,
+        body: Callable[[], Iterator[bytes]] | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         try:
-            response = self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            response = send(self.client, method, path, body=body, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise StorageError(f"the job API is unreachable for {key!r}: {exc}") from exc
         return _checked(response, key)
@@ -92,14 +139,6 @@ class JobApiStore(ObjectStore):
 
     def _read_range(self, key: str, start: int, end: int) -> bytes:
         return self.request("GET", _object_path(key), key, headers={"Range": f"bytes={start}-{end}"}).content
-
-    def iter_chunks(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
-        try:
-            with self.client.stream("GET", _object_path(key)) as response:
-                _checked(response, key)
-                yield from response.iter_bytes(chunk_size)
-        except httpx.HTTPError as exc:
-            raise StorageError(f"the job API failed while sending {key!r}: {exc}") from exc
 
     def stat(self, key: str) -> ObjectInfo:
         response = self.request("HEAD", _object_path(key), key)
