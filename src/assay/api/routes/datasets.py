@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from assay.api.deps import CurrentUser, DatasetServiceDep, ProjectResolver, default_project, path_project
 from assay.api.multipart import MultipartUpload
+from assay.api.paging import Limit, Offset, Skip
 from assay.records import ProjectRecord, Role
 from assay.schemas.common import ListingResponse
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
@@ -57,8 +58,8 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     @router.get("", response_model=ListingResponse[response_model])  # type: ignore[valid-type]
     def list_datasets(
         service: DatasetServiceDep,
-        skip: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        skip: Skip = 0,
+        limit: Limit = 100,
         project: ProjectRecord = in_project,
     ) -> Any:
         items, total = service.list_page(project.id, skip, limit)
@@ -97,8 +98,8 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     def preview_dataset(
         dataset_id: uuid.UUID,
         service: DatasetServiceDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        offset: Offset = 0,
+        limit: Limit = 50,
         project: ProjectRecord = in_project,
     ) -> DatasetRows:
         """A page of rows as JSON objects."""

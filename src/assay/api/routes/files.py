@@ -12,13 +12,14 @@ from fastapi.responses import StreamingResponse
 
 from assay.api.deps import CurrentUser, EditorProject, FileServiceDep, PathProject
 from assay.api.multipart import MultipartUpload
+from assay.api.paging import MAX_COUNT, Limit, Skip
 from assay.records import FileFolder
 from assay.schemas.common import ListingResponse
 from assay.schemas.files import FileDeleteResponse, FileVersionResponse
 from assay.services.files import FILE_FIELD
 
 router = APIRouter()
-Version = Annotated[int | None, Query(ge=1, description="default: the newest version")]
+Version = Annotated[int | None, Query(ge=1, le=MAX_COUNT, description="default: the newest version")]
 UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -55,8 +56,8 @@ def list_files(
     project: PathProject,
     folder: FileFolder | None = None,
     all_versions: Annotated[bool, Query(description="every version instead of the newest of each")] = False,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: Skip = 0,
+    limit: Limit = 100,
 ) -> Any:
     items, total = service.list_page(project.id, folder, all_versions, skip, limit)
     return {"total": total, "items": items}
@@ -104,7 +105,9 @@ def delete_file(
     user: CurrentUser,
     service: FileServiceDep,
     project: EditorProject,
-    keep: Annotated[int, Query(ge=0, description="keep this many newest versions (0: delete all)")] = 0,
+    keep: Annotated[
+        int, Query(ge=0, le=MAX_COUNT, description="keep this many newest versions (0: delete all)")
+    ] = 0,
 ) -> FileDeleteResponse:
     return FileDeleteResponse(deleted_versions=service.delete(project.id, user, folder, name, keep))
 
