@@ -317,7 +317,10 @@ class JsonDepthLimit(RawReader):
         last_end = data.rfind(b"\n")
         self._tail = data[last_end + 1 :] if last_end >= 0 else self._tail + data
         if len(self._tail) > MAX_ROW_BYTES:
-            raise invalid_dataset(f"line {self._line + len(openers)} is longer than {MAX_ROW_BYTES} bytes")
+            limit = MAX_ROW_BYTES // (1024 * 1024)
+            raise invalid_dataset(
+                f"line {self._line + len(openers)} of the JSONL file is longer than {limit} MiB"
+            )
         self._line += len(openers)
         return data
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from assay.api.deps import CurrentUser, DatasetServiceDep, ProjectResolver, default_project, path_project
 from assay.api.multipart import MultipartUpload
+from assay.api.openapi import error_responses
 from assay.api.paging import Limit, Offset, Skip
 from assay.records import ProjectRecord, Role
 from assay.schemas.common import ListingResponse
@@ -47,7 +48,13 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     in_project = Depends(resolve_project(Role.VIEWER))
     as_editor = Depends(resolve_project(Role.EDITOR))
 
-    @router.post("", status_code=201, response_model=response_model, openapi_extra=UPLOAD_DOC)
+    @router.post(
+        "",
+        status_code=201,
+        response_model=response_model,
+        openapi_extra=UPLOAD_DOC,
+        responses=error_responses(413),
+    )
     async def upload_dataset(
         request: Request, user: CurrentUser, service: DatasetServiceDep, project: ProjectRecord = as_editor
     ) -> Any:

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from assay.api.deps import CurrentUser, EditorProject, FileServiceDep, PathProject
 from assay.api.multipart import MultipartUpload
+from assay.api.openapi import error_responses
 from assay.api.paging import MAX_COUNT, Limit, Skip
 from assay.records import FileFolder
 from assay.schemas.common import ListingResponse
@@ -40,7 +41,13 @@ UPLOAD_DOC: dict[str, Any] = {
 }
 
 
-@router.post("", status_code=201, response_model=FileVersionResponse, openapi_extra=UPLOAD_DOC)
+@router.post(
+    "",
+    status_code=201,
+    response_model=FileVersionResponse,
+    openapi_extra=UPLOAD_DOC,
+    responses=error_responses(413),
+)
 async def upload_file(
     request: Request, user: CurrentUser, service: FileServiceDep, project: EditorProject
 ) -> Any:
