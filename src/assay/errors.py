@@ -20,6 +20,10 @@ class InvalidInputError(AssayError):
     """The input is well-formed HTTP but its content is unusable."""
 
 
+class MalformedInputError(AssayError):
+    """The request's body breaks its own format (a multipart body that cannot be parsed)."""
+
+
 class UnsupportedError(AssayError):
     """The request names something Assay does not offer (an unknown task, format...)."""
 

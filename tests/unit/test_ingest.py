@@ -13,6 +13,7 @@ import pytest
 
 from assay.datasets.formats import detect_format, safe_filename, sniff_format, with_extension
 from assay.datasets.ingest import MAX_ROW_BYTES, TableIngest, TableSummary, convert_table
+from assay.datasets.streams import MAX_JSON_DEPTH
 from assay.errors import InvalidInputError
 from assay.storage.local import LocalObjectStore
 from tests.helpers import FILES, ROWS
@@ -147,4 +148,38 @@ def test_bad_utf8_far_into_the_file_names_its_offset(store: LocalObjectStore) ->
     ingest = TableIngest("csv", store.open_writer("bad.parquet"))
     with pytest.raises(InvalidInputError, match=f"not UTF-8 text \\(byte {len(good) + 3}\\)"):
         feed_in_blocks(ingest, content, (1024 * 1024,))
+        ingest.finish()
+
+
+def jsonl_line(tree: str, text: str = "x") -> bytes:
+    return (json.dumps({"examples": text})[:-1] + f', "tree": {tree}}}\n').encode()
+
+
+def test_jsonl_nesting_is_limited_before_arrow_parses_the_line(store: LocalObjectStore) -> None:
+    at_limit = jsonl_line("[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1))
+    summary, _ = convert(store, "jsonl", at_limit)
+    assert summary.row_count == 1
+    too_deep = jsonl_line("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    with pytest.raises(
+        InvalidInputError, match=f"line 3 nests arrays or objects deeper than {MAX_JSON_DEPTH}"
+    ):
+        convert(store, "jsonl", at_limit * 2 + too_deep + at_limit)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(store: LocalObjectStore) -> None:
+    text = '[[[{{{ "quoted" \\" [[[ ' * 100
+    summary, rows = convert(store, "jsonl", jsonl_line('{"a": [3], "b": {"c": [[4]]}}', text) * 2)
+    assert summary.row_count == 2 and rows[0]["examples"] == text
+
+
+def test_deep_nesting_far_into_a_streamed_file_names_its_line(store: LocalObjectStore) -> None:
+    """Lines span the pipe's blocks: the count of lines and the open line carry across reads."""
+    rows = b"".join(
+        jsonl_line("[1]", "y" * random_size)
+        for random_size in itertools.islice(itertools.cycle((10, 3000, 70_000)), 300)
+    )
+    deep = jsonl_line("[" * 10_000 + "]" * 10_000, "z" * 5_000_000)
+    ingest = TableIngest("jsonl", store.open_writer("deep.parquet"))
+    with pytest.raises(InvalidInputError, match="line 301 nests"):
+        feed_in_blocks(ingest, rows + deep + rows, (65_537, 1024 * 1024 + 1))
         ingest.finish()

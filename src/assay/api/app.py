@@ -17,6 +17,7 @@ from assay.api.deps import get_current_user
 from assay.api.docs import install_docs
 from assay.api.edge import EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
+from assay.api.openapi import PUBLIC_ERRORS, SIGNED_IN_ERRORS, error_responses, install_openapi
 from assay.api.routes import (
     audit,
     auth,
@@ -98,15 +99,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_docs(app)
+    install_openapi(app)
     # Public: health (load balancers), login and logout, and signed links, whose signature is
     # their credential (as with a presigned S3 URL).
-    app.include_router(health.router, prefix=f"{API}/health", tags=["health"])
-    app.include_router(auth.router, prefix=f"{API}/auth", tags=["auth"])
-    app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"])
+    public = error_responses(*PUBLIC_ERRORS)
+    app.include_router(health.router, prefix=f"{API}/health", tags=["health"], responses=public)
+    app.include_router(auth.router, prefix=f"{API}/auth", tags=["auth"], responses=public)
+    signed_link = error_responses(*PUBLIC_ERRORS, 404, 503)
+    app.include_router(objects.router, prefix=f"{API}/objects", tags=["objects"], responses=signed_link)
     # Jobs: authenticated by their own job credential, never as a user.
-    app.include_router(job_api.router, prefix=f"{API}/job", tags=["job api (internal)"])
+    job_errors = error_responses(*PUBLIC_ERRORS, 401, 404, 503)
+    app.include_router(job_api.router, prefix=f"{API}/job", tags=["job api (internal)"], responses=job_errors)
     # Everything else has a caller: 401 without credentials where the server requires them.
     signed_in = [Depends(get_current_user)]
+    signed_in_errors = error_responses(*SIGNED_IN_ERRORS)
     for router, path, tag in (
         (datasets.lumigator_router, "/datasets", "datasets"),
         (jobs.lumigator_router, "/jobs", "jobs"),
@@ -125,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (audit.admin_router, "/audit", "audit"),
         (users.router, "/users", "users"),
     ):
-        app.include_router(router, prefix=API + path, tags=[tag], dependencies=signed_in)
+        app.include_router(
+            router, prefix=API + path, tags=[tag], dependencies=signed_in, responses=signed_in_errors
+        )
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(EdgeGuard, guards=edge_guards(settings))
     app.add_middleware(SecurityHeaders)

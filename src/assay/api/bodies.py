@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+COMPONENT_REF = "#/components/schemas/{model}"
 
 
 def lenient_json(model: type[ModelT]) -> Callable[[Request], Awaitable[ModelT]]:
@@ -29,10 +30,8 @@ def lenient_json(model: type[ModelT]) -> Callable[[Request], Awaitable[ModelT]]:
 
 
 def json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI text for a route whose body comes from ``lenient_json``."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+    """OpenAPI text for a route whose body comes from ``lenient_json``; the nested models'
+    ``$defs`` move to the document's components (``install_openapi``), where the references
+    point."""
+    schema = model.model_json_schema(ref_template=COMPONENT_REF)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -12,6 +12,7 @@ from assay import errors
 STATUS_BY_ERROR: dict[type[errors.AssayError], int] = {
     errors.NotFoundError: 404,
     errors.InvalidInputError: 422,
+    errors.MalformedInputError: 400,
     errors.UnsupportedError: 400,
     errors.ConflictError: 409,
     errors.TooLargeError: 413,

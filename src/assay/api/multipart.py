@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, MalformedInputError
 
 # The file part is handed on in blocks of at least this size, each joined once from the
 # request's chunks and then passed by reference: to object storage (which sends a few of them
@@ -29,7 +30,10 @@ class MultipartUpload:
     def __init__(self, stream: AsyncIterator[bytes], boundary: bytes, file_field: str) -> None:
         self._stream = stream
         self._file_field = file_field
-        self._parser = MultipartParser(boundary, self._callbacks())
+        try:
+            self._parser = MultipartParser(boundary, self._callbacks())
+        except FormParserError as exc:
+            raise _malformed(exc, file_field) from exc
         self._headers: dict[bytes, bytes] = {}
         self._header_field = bytearray()
         self._header_value = bytearray()
@@ -115,10 +119,13 @@ class MultipartUpload:
         except StopAsyncIteration:
             self._body_done = True
             return
-        if chunk:
-            self._parser.write(chunk)
-        else:
+        if not chunk:
             self._body_done = True
+            return
+        try:
+            self._parser.write(chunk)
+        except FormParserError as exc:
+            raise _malformed(exc, self._file_field) from exc
 
     def _take_block(self) -> bytes:
         """The next ``BLOCK_SIZE`` bytes of the file (or all that is left), joined into one
@@ -159,3 +166,9 @@ class MultipartUpload:
         self._file_pieces.clear()
         self._file_pending = 0
         return dict(self._fields)
+
+
+def _malformed(exc: FormParserError, file_field: str) -> MalformedInputError:
+    """python-multipart's own words name the fault: an overlong boundary or part header, a bare
+    CR where a header line must end."""
+    return MalformedInputError(f"the multipart body cannot be read: {exc}", field=file_field)

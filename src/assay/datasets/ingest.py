@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from assay.datasets.pipe import BlockPipe, PipeClosedError
 from assay.datasets.streams import (
     MAX_ROW_BYTES,
+    JsonDepthLimit,
     PacedReader,
     ReplayReader,
     Utf8CheckingReader,
@@ -147,7 +148,7 @@ def _csv_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
 
 
 def _jsonl_batches(source: BinaryIO) -> Iterator[pa.RecordBatch]:
-    lines = cast(BinaryIO, WholeRows(Utf8CheckingReader(source), quoting=False))
+    lines = cast(BinaryIO, JsonDepthLimit(WholeRows(Utf8CheckingReader(source), quoting=False)))
     head = _read_head(lines)
     if not head.strip():
         raise invalid_dataset("file is empty")

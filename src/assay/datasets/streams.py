@@ -10,6 +10,7 @@ import atexit
 import codecs
 import contextlib
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,13 @@ READ_WINDOW = 2
 STALL_SECONDS = 0.2
 UTF8_SLICE = 256 * 1024
 MAX_ERROR_TEXT = 300
+# How deep a JSONL line may nest arrays and objects. Arrow's JSON parser recurses once per
+# level, and a line nested some 10,000 deep crashes the whole process; tables never need more.
+MAX_JSON_DEPTH = 64
+# Every byte but opening brackets and line ends, deleted to count each line's openers.
+NOT_OPENERS = bytes(byte for byte in range(256) if byte not in b"[{\n")
+# What changes the nesting depth of JSON text: brackets, quotes, and escapes inside strings.
+JSON_STRUCTURE = re.compile(rb'\\.|["\[\]{}]', re.DOTALL)
 
 
 def invalid_dataset(message: str) -> InvalidInputError:
@@ -281,3 +289,63 @@ class WholeRows(RawReader):
                 return False
             quotes_after += 1
         return False
+
+
+class JsonDepthLimit(RawReader):
+    """Passes JSONL bytes through, failing on the first line that nests deeper than
+    ``max_depth``, before the parser sees it.
+
+    A line can only nest that deep if it holds more than ``max_depth`` opening brackets.
+    Deleting every other byte but line ends (in C) leaves a short string whose lines are
+    each line's openers, measured at once; only a line with that many is walked token by
+    token, as brackets inside strings do not count."""
+
+    def __init__(self, source: Readable, max_depth: int = MAX_JSON_DEPTH) -> None:
+        self._source = source
+        self._max_depth = max_depth
+        self._tail = b""  # the unfinished last line of what was read so far
+        self._tail_openers = b""  # its opening brackets
+        self._line = 1  # its number
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._source.read(-1 if size is None else size)
+        openers = data.translate(None, NOT_OPENERS).split(b"\n")
+        openers[0] = self._tail_openers + openers[0]
+        self._tail_openers = openers.pop() if data else b""
+        if openers and max(map(len, openers)) > self._max_depth:
+            self._check(self._tail + data, openers)
+        last_end = data.rfind(b"\n")
+        self._tail = data[last_end + 1 :] if last_end >= 0 else self._tail + data
+        if len(self._tail) > MAX_ROW_BYTES:
+            limit = MAX_ROW_BYTES // (1024 * 1024)
+            raise invalid_dataset(
+                f"line {self._line + len(openers)} of the JSONL file is longer than {limit} MiB"
+            )
+        self._line += len(openers)
+        return data
+
+    def _check(self, text: bytes, openers: list[bytes]) -> None:
+        lines = text.split(b"\n")
+        for index, line_openers in enumerate(openers):
+            if len(line_openers) > self._max_depth and _depth(lines[index]) > self._max_depth:
+                raise invalid_dataset(
+                    f"line {self._line + index} nests arrays or objects deeper than {self._max_depth} levels"
+                )
+
+
+def _depth(line: bytes) -> int:
+    """The deepest nesting of ``line`` outside strings; stray closers count as nothing."""
+    depth = deepest = 0
+    in_string = False
+    for match in JSON_STRUCTURE.finditer(line):
+        token = match.group()
+        if token == b'"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth = max(depth - 1, 0)
+    return deepest

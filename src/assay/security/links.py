@@ -24,6 +24,9 @@ class LinkSigner:
         return urlencode({"key": key, "filename": filename, "expires": expires, "signature": signature})
 
     def verify(self, key: str, filename: str, expires: int, signature: str) -> bool:
+        """Any text is a wrong signature, also text that is not ASCII (which ``compare_digest``
+        refuses to compare as ``str``)."""
         if expires < time.time():
             return False
-        return hmac.compare_digest(self._signature(key, filename, expires), signature)
+        expected = self._signature(key, filename, expires).encode()
+        return hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))

@@ -84,6 +84,8 @@ class LocalObjectStore(ObjectStore):
         return None
 
     def check(self) -> None:
-        probe = self.root / ".health"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        """Proves the root is writable with a probe file of this call's own: one shared name
+        made concurrent checks delete each other's probe and report the store down."""
+        with tempfile.NamedTemporaryFile(prefix=".health-", dir=self.root) as probe:
+            probe.write(b"ok")
+            probe.flush()

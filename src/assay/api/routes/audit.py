@@ -5,12 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from assay.api.deps import AdminUser, AuditTrailDep, OwnerProject
+from assay.api.paging import Limit, Skip
 from assay.schemas.common import ListingResponse
 from assay.schemas.projects import AuditEventResponse
 from assay.services.audit import AuditTrail
-
-Skip = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 project_router = APIRouter()
 admin_router = APIRouter()

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 
 from assay.api.credentials import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from assay.api.deps import AuthenticatorDep
+from assay.api.openapi import error_responses
 from assay.schemas.users import LoginRequest, UserResponse
 from assay.services.users import describe
 
@@ -13,10 +14,7 @@ router = APIRouter()
 @router.post(
     "/login",
     response_model=UserResponse,
-    responses={
-        401: {"description": "wrong user name or password"},
-        429: {"description": "too many failures"},
-    },
+    responses=error_responses(401, 429),
 )
 def login(body: LoginRequest, request: Request, response: Response, auth: AuthenticatorDep) -> UserResponse:
     """Check a password and open a web session: an HttpOnly, SameSite=Lax cookie. Failed

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from assay.api.deps import CurrentUser, DatasetServiceDep, ProjectResolver, default_project, path_project
 from assay.api.multipart import MultipartUpload
+from assay.api.openapi import error_responses
+from assay.api.paging import Limit, Offset, Skip
 from assay.records import ProjectRecord, Role
 from assay.schemas.common import ListingResponse
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
@@ -46,7 +48,13 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     in_project = Depends(resolve_project(Role.VIEWER))
     as_editor = Depends(resolve_project(Role.EDITOR))
 
-    @router.post("", status_code=201, response_model=response_model, openapi_extra=UPLOAD_DOC)
+    @router.post(
+        "",
+        status_code=201,
+        response_model=response_model,
+        openapi_extra=UPLOAD_DOC,
+        responses=error_responses(413),
+    )
     async def upload_dataset(
         request: Request, user: CurrentUser, service: DatasetServiceDep, project: ProjectRecord = as_editor
     ) -> Any:
@@ -57,8 +65,8 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     @router.get("", response_model=ListingResponse[response_model])  # type: ignore[valid-type]
     def list_datasets(
         service: DatasetServiceDep,
-        skip: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        skip: Skip = 0,
+        limit: Limit = 100,
         project: ProjectRecord = in_project,
     ) -> Any:
         items, total = service.list_page(project.id, skip, limit)
@@ -97,8 +105,8 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     def preview_dataset(
         dataset_id: uuid.UUID,
         service: DatasetServiceDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        offset: Offset = 0,
+        limit: Limit = 50,
         project: ProjectRecord = in_project,
     ) -> DatasetRows:
         """A page of rows as JSON objects."""

@@ -17,6 +17,7 @@ from assay.api.deps import (
     default_project,
     path_project,
 )
+from assay.api.paging import ExamplesLimit, Limit, Offset, Skip
 from assay.records import ProjectRecord, Role, WorkflowRecord, WorkflowStatus
 from assay.schemas.common import ListingResponse
 from assay.schemas.experiments import (
@@ -140,8 +141,8 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
     def list_experiments(
         request: Request,
         service: ExperimentServiceDep,
-        skip: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        skip: Skip = 0,
+        limit: Limit = 100,
         project: ProjectRecord = in_project,
     ) -> ListingResponse[GetExperimentResponse]:
         views, total = service.list_page(project.id, skip, limit)
@@ -175,8 +176,8 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
     def compare_examples(
         experiment_id: uuid.UUID,
         comparison: ComparisonServiceDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Offset = 0,
+        limit: ExamplesLimit = 50,
         disagreement: Annotated[
             str | None, Query(description="a score: examples where models differ most first")
         ] = None,

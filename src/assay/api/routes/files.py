@@ -12,13 +12,15 @@ from fastapi.responses import StreamingResponse
 
 from assay.api.deps import CurrentUser, EditorProject, FileServiceDep, PathProject
 from assay.api.multipart import MultipartUpload
+from assay.api.openapi import error_responses
+from assay.api.paging import MAX_COUNT, Limit, Skip
 from assay.records import FileFolder
 from assay.schemas.common import ListingResponse
 from assay.schemas.files import FileDeleteResponse, FileVersionResponse
 from assay.services.files import FILE_FIELD
 
 router = APIRouter()
-Version = Annotated[int | None, Query(ge=1, description="default: the newest version")]
+Version = Annotated[int | None, Query(ge=1, le=MAX_COUNT, description="default: the newest version")]
 UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -39,7 +41,13 @@ UPLOAD_DOC: dict[str, Any] = {
 }
 
 
-@router.post("", status_code=201, response_model=FileVersionResponse, openapi_extra=UPLOAD_DOC)
+@router.post(
+    "",
+    status_code=201,
+    response_model=FileVersionResponse,
+    openapi_extra=UPLOAD_DOC,
+    responses=error_responses(413),
+)
 async def upload_file(
     request: Request, user: CurrentUser, service: FileServiceDep, project: EditorProject
 ) -> Any:
@@ -55,8 +63,8 @@ def list_files(
     project: PathProject,
     folder: FileFolder | None = None,
     all_versions: Annotated[bool, Query(description="every version instead of the newest of each")] = False,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: Skip = 0,
+    limit: Limit = 100,
 ) -> Any:
     items, total = service.list_page(project.id, folder, all_versions, skip, limit)
     return {"total": total, "items": items}
@@ -104,7 +112,9 @@ def delete_file(
     user: CurrentUser,
     service: FileServiceDep,
     project: EditorProject,
-    keep: Annotated[int, Query(ge=0, description="keep this many newest versions (0: delete all)")] = 0,
+    keep: Annotated[
+        int, Query(ge=0, le=MAX_COUNT, description="keep this many newest versions (0: delete all)")
+    ] = 0,
 ) -> FileDeleteResponse:
     return FileDeleteResponse(deleted_versions=service.delete(project.id, user, folder, name, keep))
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from assay.api.bodies import json_body_doc, lenient_json
 from assay.api.deps import CurrentUser, JobServiceDep, ProjectResolver, default_project, path_project
+from assay.api.paging import Limit, Skip
 from assay.records import JobRecord, ProjectRecord, Role
 from assay.schemas.datasets import DatasetResponse
 from assay.schemas.jobs import (
@@ -89,8 +90,8 @@ def build_router(
     def list_jobs(
         service: JobServiceDep,
         job_types: Annotated[list[str] | None, Query()] = None,
-        skip: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        skip: Skip = 0,
+        limit: Limit = 100,
         project: ProjectRecord = in_project,
     ) -> dict[str, Any]:
         items, total = service.list_page(project.id, job_types or listed_kinds, skip, limit)
