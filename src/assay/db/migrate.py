@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,9 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic runs on one global context per process, and MLflow's database stores migrate with
+# Alembic when they are opened: two migrations in one process at once break each other.
+MIGRATION_LOCK = threading.Lock()
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -19,8 +23,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with MIGRATION_LOCK:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    command.downgrade(alembic_config(engine), revision)
+    with MIGRATION_LOCK:
+        command.downgrade(alembic_config(engine), revision)

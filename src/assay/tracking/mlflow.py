@@ -106,7 +106,12 @@ class MlflowTracker(Tracker):
         nor stop it when that database is down (that is an outage like any other)."""
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        from assay.db.migrate import MIGRATION_LOCK
+
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        with MIGRATION_LOCK:
+            client.search_experiments(max_results=1)  # opens, and so migrates, the store
+        return client
 
     def ensure_experiment(self, key: str, name: str, tags: Mapping[str, str]) -> str:
         from mlflow.entities import LifecycleStage, ViewType
