@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 300
     max_file_bytes: int = 100 * GIB
+    cors_allowed_origins: str = Field(
+        default="", description="comma-separated origins whose pages may call the API (none by default)"
+    )
+    trusted_proxies: str = Field(
+        default="", description="comma-separated addresses or networks of proxies whose X-Forwarded-* count"
+    )
+    public_url: str | None = Field(
+        default=None, description="the server's address as clients reach it; download links start with it"
+    )
     cleanup_interval_seconds: float = 60.0
 
     ray_address: str | None = None
@@ -67,6 +76,20 @@ class Settings(BaseSettings):
     job_cpus: float = 1.0
 
     tracking_uri: str | None = None
+
+    @cached_property
+    def cors_origins(self) -> list[str]:
+        """The allowed origins, without trailing slashes (browsers send none)."""
+        origins = (origin.strip().rstrip("/") for origin in self.cors_allowed_origins.split(","))
+        return [origin for origin in origins if origin]
+
+    @cached_property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(entry.strip(), strict=False)
+            for entry in self.trusted_proxies.split(",")
+            if entry.strip()
+        ]
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
 from assay.api.access_log import redact_access_log
 from assay.api.deps import get_current_user
 from assay.api.errors import install_error_handlers
+from assay.api.public_url import TrustedProxyHeaders
 from assay.api.routes import (
     audit,
     auth,
@@ -113,4 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API + path, tags=[tag], dependencies=signed_in)
     app.add_middleware(StripTrailingSlash)
+    app.add_middleware(TrustedProxyHeaders, settings=settings)
+    if settings.cors_origins:
+        # Outermost, so that preflights are answered before any other middleware sees them. A
+        # browser sends the session cookie cross-origin only to an origin listed here.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     return app

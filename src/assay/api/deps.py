@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
 from assay.api.credentials import read_credentials
+from assay.api.public_url import public_base_url
 from assay.records import ProjectRecord, Role, UserRecord
 from assay.runtime import Runtime
 from assay.services.audit import AuditTrail
@@ -21,6 +22,7 @@ from assay.services.experiments import ExperimentService, WorkflowService
 from assay.services.files import FileService
 from assay.services.health import HealthService
 from assay.services.jobs import JobService
+from assay.services.links import DownloadLinks
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
 from assay.services.users import UserService, require_admin
@@ -160,6 +162,16 @@ def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
 
+def get_download_links(request: Request, runtime: RuntimeDep) -> DownloadLinks:
+    settings = runtime.settings
+    return DownloadLinks(
+        runtime.store,
+        runtime.link_signer,
+        settings.download_link_ttl_seconds,
+        public_base_url(request, settings),
+    )
+
+
 DatasetServiceDep = Annotated[DatasetService, Depends(get_dataset_service)]
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
@@ -173,3 +185,4 @@ ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
 FileServiceDep = Annotated[FileService, Depends(get_file_service)]
 AuditTrailDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
+DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]

@@ -33,7 +33,14 @@ def serve(
     overrides = {key: value for key, value in {"host": host, "port": port}.items() if value is not None}
     settings = settings.model_copy(update=overrides)
     typer.echo(f"Assay on http://{settings.host}:{settings.port}  (docs: /docs, data: {settings.home})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    # The app applies X-Forwarded-* itself, from ASSAY_TRUSTED_PROXIES only (api/public_url.py).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        proxy_headers=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 
 from assay.evaluation.judge import JudgeSettings, judge
 from assay.jobs.document import JobDocument, read_api_key
+from assay.jobs.lumigator_results import lumigator_results, write_lumigator_results
 from assay.metrics import compute_metrics, default_metrics
 from assay.metrics.aggregate import bootstrap_means
 from assay.schemas.jobs import JobEvalConfig
@@ -63,7 +65,11 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
     predictions = _texts(table, "predictions")
     references = _texts(table, "ground_truth")
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
+    started = time.perf_counter()
     results = compute_metrics(names, predictions, references)
+    lumigator = lumigator_results(
+        document, names, results, predictions, references, time.perf_counter() - started
+    )
 
     scores: dict[str, list[float]] = {}
     aggregates: dict[str, dict[str, float]] = {}
@@ -124,6 +130,7 @@ def run(document: JobDocument, store: ObjectStore) -> dict[str, object]:
     pq.write_table(pa.table(columns), writer, compression="zstd")
     writer.commit()
     return {
+        "results_key": write_lumigator_results(store, document, lumigator),
         "examples": table.num_rows,
         "metrics": aggregates,
         "corpus": corpus,
