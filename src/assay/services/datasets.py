@@ -242,7 +242,8 @@ class DatasetService:
             (key, key.rsplit("/", 1)[-1].removesuffix(zstd.SUFFIX))
             for key in dict.fromkeys((record.original_key, record.parquet_key))
         ]
-        if _converted_to_csv(record.parquet_key, record.filename):
+        stored_as_parquet_only = record.original_key == record.parquet_key
+        if stored_as_parquet_only and _converted_to_csv(record.parquet_key, record.filename):
             files.append((record.parquet_key, record.filename))
         urls = []
         for key, name in files:
