@@ -42,7 +42,7 @@ _WORDS = NLTKWordTokenizer()
 def _sentence_splitter() -> Callable[[str], list[str]]:
     """nltk's English Punkt model where its data (``punkt_tab``) is installed, which makes
     ``word_tokenize`` below nltk's exactly; otherwise Punkt without a model, which splits at every
-    sentence-final mark and so differs only after abbreviations the model knows (``Mr. Smith``)."""
+    sentence-final mark and so differs mainly after abbreviations the model knows (``Mr. Smith``)."""
     if punkt_model_available("english"):
         return sent_tokenize  # type: ignore[no-any-return]
     splitter: Callable[[str], list[str]] = PunktSentenceTokenizer().tokenize
