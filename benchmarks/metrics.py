@@ -46,7 +46,7 @@ from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
 
 from assay.metrics import get_metric
-from assay.metrics.meteor import REPO_NLTK_DATA, tokenize
+from assay.metrics.meteor import REPO_NLTK_DATA, word_tokenize
 
 ROUGE_TYPES = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 TOLERANCE = 1e-6
@@ -141,7 +141,7 @@ def main() -> int:
     meteor_seconds, meteor_metric = timed("load WordNet (Assay METEOR)", lambda: get_metric("meteor"))
     metrics = {
         "rouge": get_metric("rouge", use_stemmer=True),
-        "bleu": get_metric("bleu"),
+        "sacrebleu": get_metric("sacrebleu"),
         "chrf": get_metric("chrf"),
         "meteor": meteor_metric,
     }
@@ -152,9 +152,9 @@ def main() -> int:
             "rouge-score RougeScorer.score",
             lambda: transpose([scorer.score(r, p) for p, r in pairs]),
         ),
-        "bleu": (
+        "sacrebleu": (
             "sacrebleu.sentence_bleu",
-            lambda: {"bleu": [sacrebleu.sentence_bleu(p, [r]).score for p, r in pairs]},
+            lambda: {"sacrebleu": [sacrebleu.sentence_bleu(p, [r]).score for p, r in pairs]},
         ),
         "chrf": (
             "sacrebleu.sentence_chrf",
@@ -162,7 +162,11 @@ def main() -> int:
         ),
         "meteor": (
             "nltk meteor_score (WordNet)",
-            lambda: {"meteor": [meteor_score([tokenize(r)], tokenize(p), wordnet=wordnet) for p, r in pairs]},
+            lambda: {
+                "meteor": [
+                    meteor_score([word_tokenize(r)], word_tokenize(p), wordnet=wordnet) for p, r in pairs
+                ]
+            },
         ),
     }
     # Each metric's reference loop is followed at once by Assay's runs, so that both see the same

@@ -36,3 +36,20 @@ def parquet_bytes(rows: list[dict[str, str]] = ROWS) -> bytes:
 
 
 FILES = {"csv": csv_bytes, "jsonl": jsonl_bytes, "parquet": parquet_bytes}
+
+
+def nltk_word_tokenize(text: str) -> list[str]:
+    """nltk's ``word_tokenize`` (what Lumigator's METEOR tokenizes with), built from nltk itself.
+
+    With nltk's English Punkt data installed it is nltk's own function; without it (it cannot be
+    downloaded here) nltk's untrained Punkt splits the sentences, as Assay's METEOR then does.
+    """
+    from nltk.tokenize import NLTKWordTokenizer, punkt_model_available, word_tokenize
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    if punkt_model_available("english"):
+        return list(word_tokenize(text))
+    words = NLTKWordTokenizer()
+    return [
+        token for sentence in PunktSentenceTokenizer().tokenize(text) for token in words.tokenize(sentence)
+    ]

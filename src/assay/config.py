@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 300
     max_file_bytes: int = 100 * GIB
+    public_url: str | None = Field(
+        default=None, description="the server's address as clients reach it; download links start with it"
+    )
     cleanup_interval_seconds: float = 60.0
 
     allowed_hosts: CommaList = Field(
@@ -69,7 +72,8 @@ class Settings(BaseSettings):
     )
     allowed_origins: CommaList = Field(
         default_factory=list,
-        description="origins (scheme://host:port) whose pages may send state-changing requests",
+        description="origins (scheme://host:port) whose pages may call the API (CORS) and send "
+        "state-changing requests with a browser's implicit credentials",
     )
     trusted_proxies: CommaList = Field(
         default_factory=list, description="peer addresses or networks whose X-Forwarded-* headers are read"
@@ -102,6 +106,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @cached_property
+    def cors_origins(self) -> list[str]:
+        """The allowed origins, without trailing slashes (browsers send none)."""
+        return [origin.rstrip("/") for origin in self.allowed_origins]
+
+    @cached_property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``*`` trusts every peer (a proxy on a private network the server alone faces)."""
+        entries = ["0.0.0.0/0", "::/0"] if "*" in self.trusted_proxies else self.trusted_proxies
+        return [ipaddress.ip_network(entry, strict=False) for entry in entries]
 
     @cached_property
     def resolved_database_url(self) -> str:

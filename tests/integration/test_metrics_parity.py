@@ -6,7 +6,10 @@ CJK, right-to-left and emoji text, punctuation-only and whitespace-only texts, e
 either side and both, repeated pairs, multi-line texts, and texts of thousands of words.
 
 The references: rouge-score, sacrebleu (sentence and corpus scores), nltk's meteor_score with
-WordNet, and bert-score on the same model. BERTScore runs on every eighth pair plus the long
+WordNet on nltk's word_tokenize tokens, and bert-score on the same model. Lumigator's ``bleu``
+(Hugging Face ``evaluate``'s script) is TensorFlow NMT's ``compute_bleu``, re-declared below from
+its published algorithm, on sacrebleu's 13a tokens (``evaluate`` ships a copy of that tokenizer).
+BERTScore runs on every eighth pair plus the long
 ones (about 260 pairs, every kind of text among them), because a CPU embeds the whole corpus
 too slowly for a test; bert-score 0.3.13 crashes on empty text under transformers 5, so pairs with an empty
 side are checked to score 0 (bert-score's value for them) instead of compared.
@@ -14,7 +17,9 @@ side are checked to score 0 (bert-score's value for them) instead of compared.
 
 from __future__ import annotations
 
+import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +27,10 @@ import pytest
 import sacrebleu
 from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from assay.metrics import get_metric
-from assay.metrics.meteor import tokenize
+from tests.helpers import nltk_word_tokenize
 
 pytestmark = pytest.mark.slow
 
@@ -171,13 +177,14 @@ def test_corpus_has_every_kind_of_text(corpus: list[tuple[str, str]]) -> None:
 def test_rouge(corpus: list[tuple[str, str]], use_stemmer: bool) -> None:
     reference = rouge_scorer.RougeScorer(ROUGE_TYPES, use_stemmer=use_stemmer)
     expected = [reference.score(target, prediction) for prediction, target in corpus]
-    ours = get_metric("rouge", use_stemmer=use_stemmer).score(*unzip(corpus))
+    # Lumigator's rouge is the default: no stemmer.
+    ours = get_metric("rouge", **({"use_stemmer": True} if use_stemmer else {})).score(*unzip(corpus))
     for kind in ROUGE_TYPES:
         assert_close(kind, ours[kind], [scores[kind].fmeasure for scores in expected], corpus)
 
 
 SACREBLEU: list[tuple[str, dict[str, Any], Callable[..., Any], Callable[..., Any]]] = [
-    ("bleu", {}, sacrebleu.sentence_bleu, sacrebleu.corpus_bleu),
+    ("sacrebleu", {}, sacrebleu.sentence_bleu, sacrebleu.corpus_bleu),
     ("chrf", {}, sacrebleu.sentence_chrf, sacrebleu.corpus_chrf),
     ("chrf", {"word_order": 2}, sacrebleu.sentence_chrf, sacrebleu.corpus_chrf),
     ("ter", {}, sacrebleu.sentence_ter, sacrebleu.corpus_ter),
@@ -199,11 +206,72 @@ def test_sacrebleu_metrics(
     assert abs(result.corpus[name] - corpus_score(predictions, [references], **options).score) <= TOLERANCE
 
 
+def _ngrams(tokens: list[str], max_order: int) -> Counter[tuple[str, ...]]:
+    return Counter(
+        tuple(tokens[i : i + order])
+        for order in range(1, max_order + 1)
+        for i in range(len(tokens) - order + 1)
+    )
+
+
+def tensorflow_nmt_bleu(reference: list[str], translation: list[str], max_order: int = 4) -> float:
+    """TensorFlow NMT's ``compute_bleu`` for one translation and one reference, ``smooth=False``,
+    as ``evaluate``'s bleu script calls it (it raises ZeroDivisionError on an empty side)."""
+    overlap = _ngrams(translation, max_order) & _ngrams(reference, max_order)
+    matches = [0] * max_order
+    for ngram, count in overlap.items():
+        matches[len(ngram) - 1] += count
+    possible = [max(len(translation) - order + 1, 0) for order in range(1, max_order + 1)]
+    precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)]
+    geo_mean = math.exp(sum(math.log(p) / max_order for p in precisions)) if min(precisions) > 0 else 0.0
+    ratio = len(translation) / len(reference)
+    return geo_mean * (1.0 if ratio > 1.0 else math.exp(1 - 1.0 / ratio))
+
+
+def test_bleu_is_lumigators(corpus: list[tuple[str, str]]) -> None:
+    tokenizer = Tokenizer13a()  # evaluate's tokenizer_13a.py is this class, returning the split
+    ours = get_metric("bleu").score(*unzip(corpus))["bleu"]
+    scorable = [i for i, (p, r) in enumerate(corpus) if tokenizer(p).split() and tokenizer(r).split()]
+    assert 0 < len(scorable) < len(corpus)
+    expected = [
+        tensorflow_nmt_bleu(tokenizer(corpus[i][1]).split(), tokenizer(corpus[i][0]).split())
+        for i in scorable
+    ]
+    assert_close("bleu", [ours[i] for i in scorable], expected, [corpus[i] for i in scorable])
+    # Where Lumigator divides by zero (a side without tokens), no n-gram matches: 0.
+    assert all(ours[i] == 0.0 for i in set(range(len(corpus))) - set(scorable))
+    assert max(ours) == 1.0 and 0 < sum(ours) / len(ours) < 1
+
+
+def test_bleu_is_unsmoothed_sacrebleu_over_100(corpus: list[tuple[str, str]]) -> None:
+    """The same number, as sacrebleu computes it unsmoothed: except where a text ends in a hyphen
+    and a newline (sacrebleu strips the newline before 13a joins ``-\\n``, evaluate does not)."""
+    unsmoothed = sacrebleu.BLEU(smooth_method="none", effective_order=False, tokenize="13a")
+    pairs = [
+        (p, r)
+        for p, r in corpus
+        if p.strip() and r.strip() and not p.endswith("-\n") and not r.endswith("-\n")
+    ]
+    ours = get_metric("bleu").score(*unzip(pairs))["bleu"]
+    expected = [unsmoothed.sentence_score(p, [r]).score / 100 for p, r in pairs]
+    assert_close("bleu", ours, expected, pairs)
+
+
+def test_bleu_with_an_empty_side_is_zero() -> None:
+    scores = get_metric("bleu").score(["", "a b c d", " ", "a b c d"], ["a b c d", "", "a b c d", "a b c d"])
+    assert scores == {"bleu": [0.0, 0.0, 0.0, 1.0]}
+
+
 def test_meteor(corpus: list[tuple[str, str]]) -> None:
     metric = get_metric("meteor")  # also puts the WordNet folder on nltk's search path
     from nltk.corpus import wordnet  # nltk's own reader, independent of the metric's
 
-    expected = [meteor_score([tokenize(r)], tokenize(p), wordnet=wordnet) for p, r in corpus]
+    expected = [
+        meteor_score(
+            [nltk_word_tokenize(r)], nltk_word_tokenize(p), wordnet=wordnet, alpha=0.9, beta=3, gamma=0.5
+        )
+        for p, r in corpus
+    ]
     assert_close("meteor", metric.score(*unzip(corpus))["meteor"], expected, corpus)
 
 

@@ -65,13 +65,15 @@ def test_rouge_lsum_differs_from_rouge_l_only_across_newlines() -> None:
 
 
 def test_bleu_equals_sacrebleu_per_sentence_and_over_the_corpus() -> None:
-    result = get_metric("bleu").compute(PREDICTIONS, REFERENCES)
-    assert result.per_example["bleu"] == [sacrebleu.sentence_bleu(p, [r]).score for p, r in PAIRS]
-    assert result.corpus["bleu"] == sacrebleu.corpus_bleu(PREDICTIONS, [REFERENCES]).score
+    result = get_metric("sacrebleu").compute(PREDICTIONS, REFERENCES)
+    assert result.per_example["sacrebleu"] == [sacrebleu.sentence_bleu(p, [r]).score for p, r in PAIRS]
+    assert result.corpus["sacrebleu"] == sacrebleu.corpus_bleu(PREDICTIONS, [REFERENCES]).score
 
 
 def test_bleu_known_value() -> None:
-    score = get_metric("bleu").score(["the cat sat on the mat"], ["the cat is on the mat"])["bleu"][0]
+    score = get_metric("sacrebleu").score(["the cat sat on the mat"], ["the cat is on the mat"])["sacrebleu"][
+        0
+    ]
     # 5/6 unigrams, 3/5 bigrams, 1/4 trigrams, 0/3 4-grams (exp smoothing: 1/(2*3)); no brevity penalty.
     assert score == pytest.approx(100 * (5 / 6 * 3 / 5 * 1 / 4 * 1 / 6) ** 0.25, rel=1e-12)
 
@@ -88,11 +90,11 @@ def test_bleu_known_value() -> None:
     ],
 )
 def test_bleu_options_match_sacrebleu(options: dict[str, object]) -> None:
-    result = get_metric("bleu", **options).compute(PREDICTIONS, REFERENCES)
+    result = get_metric("sacrebleu", **options).compute(PREDICTIONS, REFERENCES)
     expected = [sacrebleu.sentence_bleu(p, [r], **options).score for p, r in PAIRS]  # type: ignore[arg-type]
-    assert result.per_example["bleu"] == expected
+    assert result.per_example["sacrebleu"] == expected
     corpus = sacrebleu.corpus_bleu(PREDICTIONS, [REFERENCES], **options).score  # type: ignore[arg-type]
-    assert result.corpus["bleu"] == corpus
+    assert result.corpus["sacrebleu"] == corpus
 
 
 def test_fast_13a_tokenizer_equals_sacrebleus_on_fuzzed_text() -> None:
@@ -149,7 +151,7 @@ def test_scoring_in_worker_processes_equals_scoring_in_process() -> None:
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
     predictions = [" ".join(rng.choices(words, k=rng.randrange(1, 15))) for _ in range(600)]
     references = [" ".join(rng.choices(words, k=rng.randrange(1, 15))) for _ in range(600)]
-    for name in ("bleu", "chrf"):
+    for name in ("sacrebleu", "chrf"):
         serial = get_metric(name, processes=1).compute(predictions, references)
         parallel = get_metric(name, processes=2).compute(predictions, references)
         assert parallel.per_example == serial.per_example and parallel.corpus == serial.corpus

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,8 @@ from nltk.translate.meteor_score import meteor_score
 
 from assay.errors import UnsupportedError
 from assay.metrics import get_metric
-from assay.metrics.meteor import _LEXICONS, Meteor, lowercase_tokens, tokenize
+from assay.metrics.meteor import _LEXICONS, Meteor, lowercase_tokens, word_tokenize
+from tests.helpers import nltk_word_tokenize
 
 HYPOTHESIS = "It is a guide to action which ensures that the military always obeys the commands of the party"
 REFERENCE = "It is a guide to action that ensures that the military will forever heed Party commands"
@@ -25,7 +25,9 @@ def metric() -> Meteor:
 
 def nltk_meteor(metric: Meteor, prediction: str, reference: str) -> float:
     score: float = meteor_score(
-        [tokenize(reference)], tokenize(prediction), wordnet=_LEXICONS[metric.lexicon_key].wordnet
+        [nltk_word_tokenize(reference)],
+        nltk_word_tokenize(prediction),
+        wordnet=_LEXICONS[metric.lexicon_key].wordnet,
     )
     return score
 
@@ -55,8 +57,8 @@ def test_equals_nltk(metric: Meteor, prediction: str, reference: str) -> None:
 def test_weights_are_nltks_alpha_beta_gamma(metric: Meteor) -> None:
     tuned = get_metric("meteor", alpha=0.8, beta=2.0, gamma=0.4, processes=1)
     expected = meteor_score(
-        [tokenize(REFERENCE)],
-        tokenize(HYPOTHESIS),
+        [nltk_word_tokenize(REFERENCE)],
+        nltk_word_tokenize(HYPOTHESIS),
         wordnet=_LEXICONS[metric.lexicon_key].wordnet,
         alpha=0.8,
         beta=2.0,
@@ -65,19 +67,14 @@ def test_weights_are_nltks_alpha_beta_gamma(metric: Meteor) -> None:
     assert tuned.score([HYPOTHESIS], [REFERENCE]) == {"meteor": [expected]}
 
 
-def test_tokenize_keeps_word_internal_apostrophes_and_hyphens() -> None:
-    typographic = "O\u2019Neil"
-    assert tokenize(f"Don't re-run it, {typographic}.") == ["Don't", "re-run", "it", ",", typographic, "."]
-
-
-def test_tokenize_and_lowercase_tokens_on_fuzzed_text() -> None:
+def test_tokenize_is_nltks_word_tokenize_on_fuzzed_text() -> None:
     rng = random.Random(3)
-    alphabet = "aZ9_'-\u2019 .,!\tİé\x1c\u3000\u2028日😀"
-    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(5000)]
-    whole_text_pattern = re.compile(r"\w+(?:['\u2019-]\w+)*|[^\w\s]")
+    alphabet = "aZ9_'-\u2019 .,!?\"()\tİé\x1c\u3000\u2028\n日😀"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(3000)]
+    texts += ["Mr. Smith's cat (the \"big\" one) didn't run... It can't! Done.", "e.g. this; U.S. army."]
     for text in texts:
-        assert tokenize(text) == whole_text_pattern.findall(text), text
-        assert lowercase_tokens(text) == [token.lower() for token in tokenize(text)], text
+        assert word_tokenize(text) == nltk_word_tokenize(text), text
+        assert lowercase_tokens(text) == [token.lower() for token in nltk_word_tokenize(text)], text
 
 
 def test_synonyms_equal_those_of_nltks_synsets(metric: Meteor) -> None:

@@ -24,6 +24,7 @@ def test_every_metric_of_the_issue_is_registered() -> None:
     assert available_metrics() == [
         "rouge",
         "bleu",
+        "sacrebleu",
         "chrf",
         "ter",
         "meteor",
@@ -39,7 +40,7 @@ def test_unknown_metric_is_rejected_with_the_valid_names() -> None:
         validate_metric_names(["rouge", "bluert", "blue"])
     assert caught.value.field == "metrics"
     assert "'bluert', 'blue'" in caught.value.message
-    assert "valid metrics: rouge, bleu, chrf, ter, meteor, bertscore, exact_match, f1, length" in (
+    assert "valid metrics: rouge, bleu, sacrebleu, chrf, ter, meteor, bertscore, exact_match, f1, length" in (
         caught.value.message
     )
 
@@ -57,8 +58,8 @@ def test_repeated_names_are_kept_once_in_order() -> None:
 @pytest.mark.parametrize(
     ("task", "expected"),
     [
-        ("summarization", ["rouge", "meteor", "bertscore"]),
-        ("translation", ["bleu", "chrf", "ter", "meteor"]),
+        ("summarization", ["rouge", "meteor", "bertscore", "bleu"]),
+        ("translation", ["bleu", "sacrebleu", "chrf", "ter", "meteor"]),
         ("question-answering", ["exact_match", "f1"]),
         ("text-generation", ["length"]),
     ],
@@ -79,7 +80,7 @@ def test_unknown_task_is_unsupported() -> None:
     assert "summarization" in caught.value.message
 
 
-@pytest.mark.parametrize("name", ["rouge", "bleu", "chrf", "ter", "exact_match", "f1", "length"])
+@pytest.mark.parametrize("name", ["rouge", "bleu", "sacrebleu", "chrf", "ter", "exact_match", "f1", "length"])
 def test_needs_reference_matches_the_class(name: str) -> None:
     assert isinstance(get_metric(name), ReferenceMetric) is METRICS[name].needs_reference
 
@@ -89,8 +90,9 @@ def test_needs_reference_matches_the_class(name: str) -> None:
     [
         ("rouge", {"use_stemer": True}),
         ("rouge", {"rouge_types": ["rouge3"]}),
-        ("bleu", {"tokenize": "klingon"}),
-        ("bleu", {"smooth_method": "magic"}),
+        ("sacrebleu", {"tokenize": "klingon"}),
+        ("sacrebleu", {"smooth_method": "magic"}),
+        ("bleu", {"smooth": True}),
         ("chrf", {"char_order": 12}),
         ("exact_match", {"ignore_case": True}),
     ],
@@ -103,7 +105,7 @@ def test_bad_options_name_the_metrics_field(name: str, options: dict[str, Any]) 
 
 def test_tokenizer_whose_package_is_missing_is_unsupported() -> None:
     with pytest.raises(UnsupportedError) as caught:
-        get_metric("bleu", tokenize="ja-mecab")  # needs sacrebleu[ja], not installed
+        get_metric("sacrebleu", tokenize="ja-mecab")  # needs sacrebleu[ja], not installed
     assert caught.value.field == "metrics"
     assert "ja-mecab" in caught.value.message
 

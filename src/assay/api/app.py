@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay import __version__
@@ -18,6 +19,7 @@ from assay.api.docs import install_docs
 from assay.api.edge import EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
 from assay.api.openapi import PUBLIC_ERRORS, SIGNED_IN_ERRORS, error_responses, install_openapi
+from assay.api.public_url import TrustedProxyHeaders
 from assay.api.routes import (
     audit,
     auth,
@@ -137,4 +139,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(EdgeGuard, guards=edge_guards(settings))
     app.add_middleware(SecurityHeaders)
+    # Outside the edge guard, so that it checks the Host a trusted proxy forwarded.
+    app.add_middleware(TrustedProxyHeaders, settings=settings)
+    if settings.cors_origins:
+        # Outermost, so that preflights are answered before any other middleware sees them. A
+        # browser sends the session cookie cross-origin only to an origin listed here.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     return app

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
 from assay.api.credentials import read_bearer, read_credentials
+from assay.api.public_url import public_base_url
 from assay.records import JobRecord, ProjectRecord, Role, UserRecord
 from assay.runtime import Runtime
 from assay.services.audit import AuditTrail
@@ -23,6 +24,7 @@ from assay.services.health import HealthService
 from assay.services.job_access import JobAccess
 from assay.services.job_credentials import JobCredentials
 from assay.services.jobs import JobService
+from assay.services.links import DownloadLinks
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
 from assay.services.users import UserService, require_admin
@@ -178,6 +180,16 @@ def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
 
+def get_download_links(request: Request, runtime: RuntimeDep) -> DownloadLinks:
+    settings = runtime.settings
+    return DownloadLinks(
+        runtime.store,
+        runtime.link_signer,
+        settings.download_link_ttl_seconds,
+        public_base_url(request, settings),
+    )
+
+
 DatasetServiceDep = Annotated[DatasetService, Depends(get_dataset_service)]
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
@@ -194,3 +206,4 @@ CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 JobCredentialsDep = Annotated[JobCredentials, Depends(get_job_credentials)]
 JobAccessDep = Annotated[JobAccess, Depends(get_job_access)]
 CurrentJob = Annotated[JobRecord, Depends(get_current_job)]
+DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]

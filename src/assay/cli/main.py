@@ -65,9 +65,9 @@ def serve(
         # the limit and twice it get the app's 431, larger ones the parser's 400.
         http="h11",
         h11_max_incomplete_event_size=2 * settings.max_header_bytes,
-        # X-Forwarded-* only from the proxies named: uvicorn would trust any loopback peer.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
+        # The app applies X-Forwarded-* itself, from ASSAY_TRUSTED_PROXIES only
+        # (api/public_url.py): uvicorn's own handling would trust any loopback peer.
+        proxy_headers=False,
     )
 
 

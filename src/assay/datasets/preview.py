@@ -1,10 +1,14 @@
-"""Read one page of rows from a Parquet object, touching only the row groups that hold it."""
+"""Read a Parquet object: one page of rows, touching only the row groups that hold it, or the
+whole table as CSV, streamed."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 
@@ -28,3 +32,18 @@ def read_rows(source: BinaryIO, offset: int, limit: int) -> tuple[list[str], lis
     table: pa.Table = parquet.read_row_groups(wanted)
     page = table.slice(offset - first_row_of_selection, limit)
     return columns, page.to_pylist(), total
+
+
+def iter_csv(source: BinaryIO, rows_per_chunk: int = 2048) -> Iterator[bytes]:
+    """A Parquet table as CSV (header first), a few thousand rows at a time, so that a large
+    table is sent without being held in memory."""
+    parquet = pq.ParquetFile(source)
+    buffer = io.BytesIO()
+    with pa_csv.CSVWriter(buffer, parquet.schema_arrow) as writer:
+        for batch in parquet.iter_batches(batch_size=rows_per_chunk):
+            writer.write_batch(batch)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 from assay.evaluation.failures import PREDICTIONS, failure_summary
 from assay.evaluation.judge import JudgeSettings, judge
 from assay.jobs.document import JobDocument
+from assay.jobs.lumigator_results import lumigator_results, write_lumigator_results
 from assay.metrics import compute_metrics, default_metrics
 from assay.metrics.aggregate import bootstrap_means
 from assay.schemas.jobs import JobEvalConfig
@@ -64,7 +66,11 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     predictions = _texts(table, "predictions")
     references = _texts(table, "ground_truth")
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
+    started = time.perf_counter()
     results = compute_metrics(names, predictions, references)
+    lumigator = lumigator_results(
+        document, names, results, predictions, references, time.perf_counter() - started
+    )
 
     scores: dict[str, list[float]] = {}
     aggregates: dict[str, dict[str, float]] = {}
@@ -130,6 +136,7 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     pq.write_table(pa.table(columns), writer, compression="zstd")
     writer.commit()
     return {
+        "results_key": write_lumigator_results(store, document, lumigator),
         "examples": table.num_rows,
         "metrics": aggregates,
         "corpus": corpus,

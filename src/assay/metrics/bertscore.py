@@ -15,6 +15,7 @@ import importlib.resources
 from functools import lru_cache
 
 from bert_score import BERTScorer  # type: ignore[import-untyped]
+from bert_score.utils import get_hash  # type: ignore[import-untyped]
 
 from assay.metrics.base import PairScores, ReferenceMetric
 
@@ -48,6 +49,12 @@ class BertScore(ReferenceMetric):
         self.num_layers = num_layers
         self.batch_size = batch_size
         self.device = device
+
+    def hashcode(self) -> str:
+        """bert-score's signature of this configuration (model, layers, no idf, no baseline
+        rescaling), which Lumigator's results carry beside the scores."""
+        signature: str = get_hash(self.model, self.num_layers, False, False, False, False)
+        return signature
 
     def score_pairs(self, predictions: list[str], references: list[str]) -> PairScores:
         values: dict[str, list[float]] = {key: [0.0] * len(predictions) for key in _KEYS}

@@ -1,15 +1,24 @@
-"""BLEU as sacrebleu computes it: sentence BLEU per example, corpus BLEU over the dataset.
+"""Two BLEUs under two names, sharing tokenization and n-gram counting.
+
+``bleu`` is Lumigator's: its evaluator calls the Hugging Face ``evaluate`` script, which is
+TensorFlow NMT's ``compute_bleu(max_order=4, smooth=False)`` on mteval-13a tokens, once per
+example, 0-1. Teams moving from Lumigator compare numbers under that name, so it is that
+computation to 1e-6. Where Lumigator raises ``ZeroDivisionError`` (a prediction or a reference
+with no token), it is 0: no n-gram can match.
+
+``sacrebleu`` is the better-kept variant: ``sacrebleu.sentence_bleu`` per example (exponential
+smoothing and effective order, so one missing 4-gram does not zero a sentence) and
+``sacrebleu.corpus_bleu`` over the dataset (the score to report for a system), 0-100.
 
 sacrebleu's per-pair cost is Python n-gram bookkeeping. Here the pairs are tokenized with
 sacrebleu's own tokenizer (in worker processes), the clipped n-gram matches are counted
-natively (``native.clipped_matches``), and sacrebleu's ``BLEU.compute_bleu`` turns the
-statistics into scores, so smoothing and brevity penalty are sacrebleu's to the bit.
-Per-example scores use effective order, like ``sacrebleu.sentence_bleu``; the corpus score
-does not, like ``sacrebleu.corpus_bleu``. Scale: 0-100.
+natively (``native.clipped_matches``), and the statistics become scores by sacrebleu's
+``BLEU.compute_bleu`` or by the NMT formula, operation for operation.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import lru_cache, partial
@@ -87,17 +96,24 @@ def _tokenizer(name: str) -> Callable[[str], str]:
     return tokenizer
 
 
-def _pair_stats(tokenize: str, lowercase: bool, pairs: list[tuple[str, str]]) -> list[tuple[int, ...]]:
-    """sacrebleu's BLEU statistics per pair: lengths, then matches and totals per order."""
+def _pair_stats(
+    tokenize: str, lowercase: bool, rstrip: bool, pairs: list[tuple[str, str]]
+) -> list[tuple[int, ...]]:
+    """BLEU statistics per pair: lengths, then matches and totals per order.
+
+    sacrebleu's ``BLEU._preprocess_segment`` lowercases if asked, then strips trailing
+    whitespace before tokenizing; ``evaluate``'s copy of the 13a tokenizer does not strip, which
+    differs when a text ends with a hyphen and a newline (13a joins ``-\\n``)."""
     tokenizer = _tokenizer(tokenize)
     encoder = SymbolEncoder()
     lengths, predictions, references = [], [], []
     for prediction, reference in pairs:
-        # sacrebleu's BLEU._preprocess_segment: optional lowercasing, then rstrip and tokenize.
         if lowercase:
             prediction, reference = prediction.lower(), reference.lower()
-        prediction_tokens = tokenizer(prediction.rstrip()).split()
-        reference_tokens = tokenizer(reference.rstrip()).split()
+        if rstrip:
+            prediction, reference = prediction.rstrip(), reference.rstrip()
+        prediction_tokens = tokenizer(prediction).split()
+        reference_tokens = tokenizer(reference).split()
         lengths.append((len(prediction_tokens), len(reference_tokens)))
         predictions.append(encoder.tokens(prediction_tokens))
         references.append(encoder.tokens(reference_tokens))
@@ -108,10 +124,45 @@ def _pair_stats(tokenize: str, lowercase: bool, pairs: list[tuple[str, str]]) ->
     ]
 
 
+def _stats(
+    tokenize: str, lowercase: bool, rstrip: bool, processes: int | None, pairs: list[tuple[str, str]]
+) -> list[tuple[int, ...]]:
+    return map_chunks(
+        partial(_pair_stats, tokenize, lowercase, rstrip), pairs, processes=processes, min_chunk=256
+    )
+
+
+def nmt_bleu(stats: tuple[int, ...]) -> float:
+    """TensorFlow NMT's ``compute_bleu(max_order=4, smooth=False)`` from one pair's statistics
+    (0-1), same operations; 0 where it would divide by a zero length."""
+    hyp_len, ref_len = stats[0], stats[1]
+    if hyp_len == 0 or ref_len == 0:
+        return 0.0
+    correct, total = stats[2 : 2 + _ORDER], stats[2 + _ORDER :]
+    precisions = [float(c) / t if t > 0 else 0.0 for c, t in zip(correct, total, strict=True)]
+    geo_mean = math.exp(sum(math.log(p) / _ORDER for p in precisions)) if min(precisions) > 0 else 0.0
+    ratio = float(hyp_len) / ref_len
+    brevity_penalty = 1.0 if ratio > 1.0 else math.exp(1 - 1.0 / ratio)
+    return geo_mean * brevity_penalty
+
+
 class Bleu(ReferenceMetric):
-    """sacrebleu BLEU; options as in ``sacrebleu.BLEU`` (tokenizer, case, smoothing)."""
+    """Lumigator's BLEU (``evaluate``'s script, per example): NMT BLEU on 13a tokens, 0-1."""
 
     name = "bleu"
+
+    def __init__(self, *, processes: int | None = None) -> None:
+        self.processes = processes
+
+    def score_pairs(self, predictions: list[str], references: list[str]) -> PairScores:
+        stats = _stats("13a", False, False, self.processes, list(zip(predictions, references, strict=True)))
+        return PairScores(values={"bleu": [nmt_bleu(pair) for pair in stats]})
+
+
+class SacreBleu(ReferenceMetric):
+    """sacrebleu BLEU; options as in ``sacrebleu.BLEU`` (tokenizer, case, smoothing)."""
+
+    name = "sacrebleu"
 
     def __init__(
         self,
@@ -145,17 +196,18 @@ class Bleu(ReferenceMetric):
         self.processes = processes
 
     def score_pairs(self, predictions: list[str], references: list[str]) -> PairScores:
-        stats = map_chunks(
-            partial(_pair_stats, self.tokenize, self.lowercase),
+        stats = _stats(
+            self.tokenize,
+            self.lowercase,
+            True,
+            self.processes,
             list(zip(predictions, references, strict=True)),
-            processes=self.processes,
-            min_chunk=256,
         )
         scores = [self._score(list(pair), effective_order=True) for pair in stats]
-        return PairScores(values={"bleu": scores}, stats=list(stats))
+        return PairScores(values={"sacrebleu": scores}, stats=list(stats))
 
     def corpus_scores(self, totals: list[float]) -> dict[str, float]:
-        return {"bleu": self._score(totals, effective_order=False)}
+        return {"sacrebleu": self._score(totals, effective_order=False)}
 
     def _score(self, stats: list[float], *, effective_order: bool) -> float:
         score: float = BLEU.compute_bleu(

@@ -7,8 +7,8 @@ then WordNet synonyms of the stems, each taking the highest free reference posit
 score uses nltk's floating-point operations in nltk's order, so scores are identical. Pairs are
 spread over forked workers, which inherit the loaded WordNet.
 
-nltk scores token lists; texts are split here into words (apostrophes and hyphens inside a
-word kept) and single punctuation marks, then lowercased as nltk does. Scale: 0-1.
+nltk scores token lists; texts are split with nltk's ``word_tokenize`` as Lumigator's evaluator
+(the ``evaluate`` METEOR script) does, then lowercased as nltk does. Scale: 0-1.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from __future__ import annotations
 import re
 import warnings
 from collections import defaultdict
-from functools import partial
+from collections.abc import Callable
+from functools import lru_cache, partial
 from itertools import pairwise
 from pathlib import Path
 
 import nltk.data  # type: ignore[import-untyped]
 from nltk.corpus.reader.wordnet import WordNetCorpusReader  # type: ignore[import-untyped]
 from nltk.stem.porter import PorterStemmer  # type: ignore[import-untyped]
+from nltk.tokenize import NLTKWordTokenizer, punkt_model_available, sent_tokenize  # type: ignore[import-untyped]
+from nltk.tokenize.punkt import PunktSentenceTokenizer  # type: ignore[import-untyped]
 
 from assay.errors import UnsupportedError
 from assay.metrics.base import PairScores, ReferenceMetric
@@ -32,23 +35,24 @@ from assay.metrics.parallel import map_chunks
 # Where scripts/install_wordnet.sh puts WordNet by default (src/assay/metrics → repository root).
 REPO_NLTK_DATA = Path(__file__).resolve().parents[3] / ".nltk_data"
 
-_TOKEN = re.compile(r"\w+(?:['\u2019-]\w+)*|[^\w\s]")  # \u2019: the typographic apostrophe
+_WORDS = NLTKWordTokenizer()
 
 
-def tokenize(text: str) -> list[str]:
-    """The words and punctuation marks that METEOR aligns, in order.
+@lru_cache(maxsize=1)
+def _sentence_splitter() -> Callable[[str], list[str]]:
+    """nltk's English Punkt model where its data (``punkt_tab``) is installed, which makes
+    ``word_tokenize`` below nltk's exactly; otherwise Punkt without a model, which splits at every
+    sentence-final mark and so differs mainly after abbreviations the model knows (``Mr. Smith``)."""
+    if punkt_model_available("english"):
+        return sent_tokenize  # type: ignore[no-any-return]
+    splitter: Callable[[str], list[str]] = PunktSentenceTokenizer().tokenize
+    return splitter
 
-    No token spans whitespace, and a whitespace-separated word made of letters and digits only is
-    one token (``str.isalnum`` characters are ``\\w``), so the regular expression only runs on the
-    other words: a third faster on English.
-    """
-    tokens: list[str] = []
-    for word in text.split():
-        if word.isalnum():
-            tokens.append(word)
-        else:
-            tokens += _TOKEN.findall(word)
-    return tokens
+
+def word_tokenize(text: str) -> list[str]:
+    """nltk's ``word_tokenize``, which Lumigator's METEOR (``evaluate``'s script) uses: Punkt
+    sentences, each split by nltk's improved Treebank tokenizer."""
+    return [token for sentence in _sentence_splitter()(text) for token in _WORDS.tokenize(sentence)]
 
 
 # nltk strips a trailing syntactic marker such as "(a)" from lemma names with this pattern.
@@ -230,11 +234,8 @@ def meteor(
 
 
 def lowercase_tokens(text: str) -> list[str]:
-    """``tokenize`` then lowercase each token, as nltk's ``preprocess=str.lower`` does. ASCII text
-    is lowercased whole first, which splits the same (case does not move ASCII in or out of \\w)."""
-    if text.isascii():
-        return tokenize(text.lower())
-    return [token.lower() for token in tokenize(text)]
+    """``word_tokenize`` then lowercase each token, as nltk's ``preprocess=str.lower`` does."""
+    return [token.lower() for token in word_tokenize(text)]
 
 
 def _score_chunk(

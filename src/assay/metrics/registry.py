@@ -32,11 +32,32 @@ class MetricSpec:
 METRICS: Mapping[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("rouge", "assay.metrics.rouge:Rouge", True, "ROUGE-1/2/L/Lsum F (rouge-score), 0-1"),
-        MetricSpec("bleu", "assay.metrics.bleu:Bleu", True, "sentence and corpus BLEU (sacrebleu), 0-100"),
+        MetricSpec(
+            "rouge",
+            "assay.metrics.rouge:Rouge",
+            True,
+            "Lumigator's ROUGE-1/2/L/Lsum F (rouge-score, no stemmer), 0-1",
+        ),
+        MetricSpec(
+            "bleu",
+            "assay.metrics.bleu:Bleu",
+            True,
+            "Lumigator's BLEU (NMT, 13a tokens, unsmoothed) per example, 0-1",
+        ),
+        MetricSpec(
+            "sacrebleu",
+            "assay.metrics.bleu:SacreBleu",
+            True,
+            "smoothed sentence and corpus BLEU (sacrebleu), 0-100",
+        ),
         MetricSpec("chrf", "assay.metrics.chrf:Chrf", True, "sentence and corpus chrF (sacrebleu), 0-100"),
         MetricSpec("ter", "assay.metrics.ter:Ter", True, "edit rate (sacrebleu), 0-100, lower is better"),
-        MetricSpec("meteor", "assay.metrics.meteor:Meteor", True, "METEOR with WordNet (nltk), 0-1"),
+        MetricSpec(
+            "meteor",
+            "assay.metrics.meteor:Meteor",
+            True,
+            "Lumigator's METEOR (nltk, word_tokenize, WordNet), 0-1",
+        ),
         MetricSpec("bertscore", "assay.metrics.bertscore:BertScore", True, "BERTScore P/R/F1, 0-1"),
         MetricSpec("exact_match", "assay.metrics.qa:ExactMatch", True, "SQuAD exact match, 0-1"),
         MetricSpec("f1", "assay.metrics.qa:TokenF1", True, "SQuAD token F1, 0-1"),
@@ -44,12 +65,13 @@ METRICS: Mapping[str, MetricSpec] = {
     )
 }
 
-# Lumigator's defaults where they need no API key or hub download: COMET (a hub model) gives
-# way to chrF and TER for translation; free text generation often has no ground truth, so its
-# default is the one reference-free metric.
+# Lumigator's defaults where they need no API key or hub download (its evaluator's default list
+# is rouge, meteor, bertscore, bleu, and its web app reads all four); COMET (a hub model) gives
+# way to sacrebleu's corpus BLEU, chrF and TER for translation; free text generation often has
+# no ground truth, so its default is the one reference-free metric.
 TASK_METRICS: Mapping[str, tuple[str, ...]] = {
-    "summarization": ("rouge", "meteor", "bertscore"),
-    "translation": ("bleu", "chrf", "ter", "meteor"),
+    "summarization": ("rouge", "meteor", "bertscore", "bleu"),
+    "translation": ("bleu", "sacrebleu", "chrf", "ter", "meteor"),
     "question-answering": ("exact_match", "f1"),
     "text-generation": ("length",),
 }

@@ -13,18 +13,20 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Protocol, TypeVar
 
 import anyio
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
 from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, sniff_format, with_extension
 from assay.datasets.ingest import TableIngest, summarize_parquet
-from assay.datasets.preview import read_rows
+from assay.datasets.preview import iter_csv, read_rows
 from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
-from assay.records import DatasetRecord, UserRecord
+from assay.records import DatasetRecord, JobKind, JobRecord, UserRecord, WorkflowRecord
 from assay.records.base import utcnow
 from assay.repositories.cleanups import CleanupRepository
 from assay.repositories.datasets import DatasetRepository
@@ -228,24 +230,39 @@ class DatasetService:
     def download_urls(
         self, project_id: str, dataset_id: uuid.UUID, extension: str | None, api_base_url: str
     ) -> list[str]:
-        """Links to the original upload and the Parquet copy, optionally only one extension."""
+        """Links to the original upload and the Parquet copy, optionally only one extension.
+
+        A job's predictions are stored as Parquet only, and named as Lumigator names them
+        (``{stem}-{model}-predictions.csv``); under that name they are also offered as CSV,
+        converted by the API while it sends them."""
         record = self.get(project_id, dataset_id)
         wanted = extension.strip().lower().lstrip(".") if extension and extension.strip() else None
         ttl = self.settings.download_link_ttl_seconds
+        files = [
+            (key, key.rsplit("/", 1)[-1].removesuffix(zstd.SUFFIX))
+            for key in dict.fromkeys((record.original_key, record.parquet_key))
+        ]
+        stored_as_parquet_only = record.original_key == record.parquet_key
+        if stored_as_parquet_only and _converted_to_csv(record.parquet_key, record.filename):
+            files.append((record.parquet_key, record.filename))
         urls = []
-        for key in dict.fromkeys((record.original_key, record.parquet_key)):
-            name = key.rsplit("/", 1)[-1].removesuffix(zstd.SUFFIX)
+        for key, name in files:
             if wanted is not None and not name.lower().endswith(f".{wanted}"):
                 continue
             try:
-                # A compressed original is decompressed by the API as it is sent.
-                direct = None if zstd.is_compressed(key) else self.store.presigned_url(key, name, ttl)
+                # A compressed original or a converted table goes through the API, which decodes.
+                through_api = zstd.is_compressed(key) or _converted_to_csv(key, name)
+                direct = None if through_api else self.store.presigned_url(key, name, ttl)
             except StorageError as exc:
                 raise StorageUnavailableError(str(exc)) from exc
             urls.append(
                 direct or f"{api_base_url.rstrip('/')}/api/v1/objects?{self.signer.query(key, name, ttl)}"
             )
         return urls
+
+    def _csv_chunks(self, key: str) -> Iterator[bytes]:
+        with self.store.open_reader(key) as reader:
+            yield from iter_csv(reader)
 
     def open_signed(self, key: str, filename: str, expires: int, signature: str) -> ObjectDownload:
         """Stream an object named by a link that ``download_urls`` signed."""
@@ -258,7 +275,13 @@ class DatasetService:
         if zstd.is_compressed(key) and not zstd.is_compressed(filename):
             chunks = zstd.iter_decompressed(self.store, key)
             return ObjectDownload(filename=filename, size=None, chunks=chunks)
+        if _converted_to_csv(key, filename):
+            return ObjectDownload(filename=filename, size=None, chunks=self._csv_chunks(key))
         return ObjectDownload(filename=filename, size=info.size, chunks=self.store.iter_chunks(key))
+
+
+def _converted_to_csv(key: str, filename: str) -> bool:
+    return key.endswith(".parquet") and filename.lower().endswith(".csv")
 
 
 def _write_block(original: ObjectWriter, ingest: TableIngest, block: bytes) -> None:
@@ -277,7 +300,10 @@ def _parse_options(fields: dict[str, str]) -> DatasetOptions:
 
 @dataclass(frozen=True)
 class GeneratedDataset:
-    """A Parquet table a job wrote under a dataset prefix that was reserved for it."""
+    """A Parquet table a job wrote under a dataset prefix that was reserved for it.
+
+    ``filename`` names it when the job had no input dataset; otherwise it is named and flagged
+    as Lumigator names and flags a job's predictions (``register_generated_dataset``)."""
 
     project_id: str
     dataset_id: uuid.UUID
@@ -287,6 +313,25 @@ class GeneratedDataset:
     generated_by: str
 
 
+def _lumigator_name_and_flag(session: Session, generated: GeneratedDataset) -> tuple[str, bool]:
+    """The name and ``generated`` flag Lumigator gives a job's output: an annotation is
+    ``{input stem}-annotated.csv``, its ground truth made by the model; predictions are
+    ``{input stem}-{model, "/" as "-"}-predictions.csv``, flagged as their input is when a
+    workflow made them (the ground truth came with the input), as generated otherwise."""
+    job = session.get(JobRecord, generated.run_id)
+    source = None
+    if job is not None and job.dataset_id is not None:
+        source = DatasetRepository(session).get(generated.project_id, job.dataset_id)
+    if job is None or source is None:
+        return generated.filename, True
+    stem = PurePosixPath(source.filename).stem
+    if job.kind == JobKind.ANNOTATE:
+        return f"{stem}-annotated.csv", True
+    in_workflow = session.scalar(select(WorkflowRecord.id).where(WorkflowRecord.inference_job_id == job.id))
+    model = generated.generated_by.replace("/", "-")
+    return safe_filename(f"{stem}-{model}-predictions.csv"), source.generated if in_workflow else True
+
+
 def register_generated_dataset(
     session: Session, store: ObjectStore, generated: GeneratedDataset
 ) -> DatasetRecord:
@@ -294,10 +339,11 @@ def register_generated_dataset(
     footer and the ``ground_truth`` column."""
     with store.open_reader(generated.parquet_key) as reader:
         summary = summarize_parquet(reader)
+    filename, flag = _lumigator_name_and_flag(session, generated)
     record = DatasetRecord(
         id=generated.dataset_id,
         project_id=generated.project_id,
-        filename=generated.filename,
+        filename=filename,
         format="job",
         source_format="parquet",
         size=store.stat(generated.parquet_key).size,
@@ -308,7 +354,7 @@ def register_generated_dataset(
         parquet_key=generated.parquet_key,
         parquet_size=store.stat(generated.parquet_key).size,
         run_id=generated.run_id,
-        generated=True,
+        generated=flag,
         generated_by=generated.generated_by,
     )
     return DatasetRepository(session).add(record)

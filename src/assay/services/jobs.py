@@ -39,6 +39,7 @@ from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.code_policy import require_code_permission, require_safe_engine
 from assay.services.datasets import dataset_prefix
+from assay.services.links import DownloadLinks
 from assay.storage import ObjectStore, StorageError
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
@@ -214,17 +215,15 @@ class JobService:
         except EngineUnavailableError as exc:
             raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
 
-    def result_url(self, project_id: str, job_id: uuid.UUID, api_base_url: str) -> str:
+    def result_url(self, project_id: str, job_id: uuid.UUID, links: DownloadLinks) -> str:
+        """A link to the job's result: Lumigator's ``results.json`` for an evaluation (Assay's
+        summary for one that ran before Assay wrote that file), the summary otherwise."""
         job = self.get(project_id, job_id)
         if job.status != JobStatus.SUCCEEDED:
             raise ConflictError(f"job {job_id} has no results (status: {job.status})", field="job_id")
-        key = f"{job.results_prefix}summary.json"
-        ttl = self.settings.download_link_ttl_seconds
-        direct = self.store.presigned_url(key, "results.json", ttl)
-        return (
-            direct
-            or f"{api_base_url.rstrip('/')}/api/v1/objects?{self.signer.query(key, 'results.json', ttl)}"
-        )
+        results_key = (job.summary or {}).get("results_key")
+        key = results_key if isinstance(results_key, str) else f"{job.results_prefix}summary.json"
+        return links.object_url(key, "results.json")
 
     def output_dataset(self, project_id: str, job_id: uuid.UUID) -> DatasetRecord:
         job = self.get(project_id, job_id)

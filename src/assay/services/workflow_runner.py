@@ -16,11 +16,20 @@ from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.errors import InvalidInputError, PermissionDeniedError
 from assay.evaluation.failures import failed_everywhere, failed_somewhere
-from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
+from assay.records import (
+    DatasetRecord,
+    ExperimentRecord,
+    JobRecord,
+    JobStatus,
+    UserRecord,
+    WorkflowRecord,
+    WorkflowStatus,
+)
 from assay.repositories.jobs import JobRepository
 from assay.schemas.jobs import GenerationConfig, JobCreate, JobEvalConfig, JobInferenceConfig, JudgeConfig
 from assay.security.links import LinkSigner
 from assay.services.jobs import JobService
+from assay.services.workflow_results import compile_workflow_results
 from assay.services.workflow_tracking import WorkflowTracking
 from assay.storage import ObjectStore
 
@@ -51,6 +60,7 @@ class WorkflowRunner:
         signer: LinkSigner,
     ) -> None:
         self.session = session
+        self.store = store
         self.jobs = JobRepository(session)
         self.tracking = WorkflowTracking(session)
         self.job_service = JobService(session, store, clusters, settings, signer)
@@ -79,12 +89,21 @@ class WorkflowRunner:
             if job is None:
                 self._end(workflow, WorkflowStatus.FAILED, "the evaluation job is gone", "evaluation")
             elif job.status == JobStatus.SUCCEEDED:
+                self._compile(workflow, job)
                 self.tracking.job_finished(workflow, job, self._artifacts(job))
                 workflow.metrics = flatten_metrics(job.summary)
                 self._evaluated(workflow, job)
             elif JobStatus(job.status).finished:
                 self.tracking.job_finished(workflow, job, {})
                 self._job_ended(workflow, job, "evaluation")
+
+    def _compile(self, workflow: WorkflowRecord, evaluation: JobRecord) -> None:
+        """Lumigator's compiled results file; a storage error leaves the workflow as it is, for
+        the next pass to try again."""
+        inference = self.jobs.by_id(workflow.inference_job_id) if workflow.inference_job_id else None
+        dataset = self.session.get(DatasetRecord, evaluation.dataset_id) if evaluation.dataset_id else None
+        if inference is not None and dataset is not None:
+            compile_workflow_results(self.store, workflow, inference, evaluation, dataset.parquet_key)
 
     def _artifacts(self, job: JobRecord) -> dict[str, str]:
         """Result objects worth keeping beside the run: summary, predictions, scores."""

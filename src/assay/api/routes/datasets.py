@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from assay.api.deps import CurrentUser, DatasetServiceDep, ProjectResolver, default_project, path_project
+from assay.api.deps import (
+    CurrentUser,
+    DatasetServiceDep,
+    DownloadLinksDep,
+    ProjectResolver,
+    default_project,
+    path_project,
+)
 from assay.api.multipart import MultipartUpload
 from assay.api.openapi import error_responses
 from assay.api.paging import Limit, Offset, Skip
@@ -91,14 +98,14 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
     @router.get("/{dataset_id}/download", response_model=DatasetDownloadResponse)
     def get_dataset_download(
         dataset_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: DatasetServiceDep,
         extension: Annotated[
             str | None, Query(max_length=16, description="only files with it, e.g. csv")
         ] = None,
         project: ProjectRecord = in_project,
     ) -> DatasetDownloadResponse:
-        urls = service.download_urls(project.id, dataset_id, extension, str(request.base_url))
+        urls = service.download_urls(project.id, dataset_id, extension, links.base_url)
         return DatasetDownloadResponse(id=dataset_id, download_urls=urls)
 
     @router.get("/{dataset_id}/rows", response_model=DatasetRows)

@@ -4,12 +4,13 @@ project) and the native ``/projects/{project}/experiments`` and ``…/workflows`
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from assay.api.bodies import json_body_doc, lenient_json
 from assay.api.deps import (
     ComparisonServiceDep,
     CurrentUser,
+    DownloadLinksDep,
     ExperimentServiceDep,
     JobServiceDep,
     ProjectResolver,
@@ -29,9 +30,15 @@ from assay.schemas.experiments import (
     WorkflowDetailsResponse,
     WorkflowResponse,
 )
-from assay.schemas.jobs import JobLogsResponse, JobResultDownloadResponse
+from assay.schemas.jobs import JobLogsResponse
 from assay.services import reports
 from assay.services.experiments import ExperimentView
+from assay.services.links import DownloadLinks
+from assay.services.workflow_results import (
+    COMPILED_FILE,
+    compiled_results_key,
+    require_compiled_results_key,
+)
 
 EXPORTS = {
     "csv": (reports.to_csv, "text/csv; charset=utf-8"),
@@ -49,8 +56,18 @@ LUMIGATOR_STATUS = {
 }
 
 
-def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[WorkflowResponse]) -> Any:
-    api = f"{base_url.rstrip('/')}/api/v1/projects/{workflow.project_id}/jobs"
+def lumigator_metrics(metrics: dict[str, float] | None) -> dict[str, float] | None:
+    """Lumigator's workflow metrics: each score's mean, rounded to three places as it rounds
+    them (``rouge1_mean``, ``bleu_mean``, ``meteor_mean``, ``bertscore_f1_mean``…)."""
+    if metrics is None:
+        return None
+    return {name: round(value, 3) for name, value in metrics.items() if name.endswith("_mean")}
+
+
+def workflow_response(workflow: WorkflowRecord, links: DownloadLinks, model: type[WorkflowResponse]) -> Any:
+    """Lumigator's shape; the native ``WorkflowDetail`` keeps every flat score (CIs, corpus)."""
+    api = links.api(f"/api/v1/projects/{workflow.project_id}/jobs")
+    native = issubclass(model, WorkflowDetail)
     jobs = [
         JobResults(
             id=job_id,
@@ -64,6 +81,7 @@ def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[Workf
         for job_id in (workflow.inference_job_id, workflow.evaluation_job_id)
         if job_id
     ]
+    compiled = compiled_results_key(workflow)
     return model.model_validate(
         {
             "id": str(workflow.id),
@@ -76,7 +94,7 @@ def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[Workf
             "created_at": workflow.created_at,
             "updated_at": workflow.updated_at,
             "jobs": jobs,
-            "metrics": workflow.metrics,
+            "metrics": workflow.metrics if native else lumigator_metrics(workflow.metrics),
             "parameters": {
                 "model": workflow.model,
                 "provider": workflow.provider,
@@ -84,7 +102,7 @@ def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[Workf
                 "generation_config": workflow.generation_config,
                 "metrics": workflow.metric_names,
             },
-            "artifacts_download_url": jobs[-1].artifact_url if workflow.evaluation_job_id else None,
+            "artifacts_download_url": links.object_url(compiled, COMPILED_FILE) if compiled else None,
             "state": workflow.status,
             "status_reason": workflow.status_reason,
             "warnings": [workflow.status_reason]
@@ -99,7 +117,7 @@ def workflow_response(workflow: WorkflowRecord, base_url: str, model: type[Workf
     )
 
 
-def experiment_response(view: ExperimentView, base_url: str) -> GetExperimentResponse:
+def experiment_response(view: ExperimentView, links: DownloadLinks) -> GetExperimentResponse:
     experiment = view.experiment
     return GetExperimentResponse.model_validate(
         {
@@ -111,7 +129,7 @@ def experiment_response(view: ExperimentView, base_url: str) -> GetExperimentRes
             "max_samples": experiment.max_samples,
             "task_definition": experiment.task_definition,
             "dataset": experiment.dataset_id,
-            "workflows": [workflow_response(w, base_url, WorkflowDetailsResponse) for w in view.workflows],
+            "workflows": [workflow_response(w, links, WorkflowDetailsResponse) for w in view.workflows],
         }
     )
 
@@ -130,23 +148,23 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
         openapi_extra=json_body_doc(ExperimentCreate),
     )
     def create_experiment(
-        request: Request,
+        links: DownloadLinksDep,
         user: CurrentUser,
         service: ExperimentServiceDep,
         project: ProjectRecord = as_editor,
         body: ExperimentCreate = read_body,
     ) -> GetExperimentResponse:
-        return experiment_response(service.create(project.id, user, body), str(request.base_url))
+        return experiment_response(service.create(project.id, user, body), links)
 
     def list_experiments(
-        request: Request,
+        links: DownloadLinksDep,
         service: ExperimentServiceDep,
         skip: Skip = 0,
         limit: Limit = 100,
         project: ProjectRecord = in_project,
     ) -> ListingResponse[GetExperimentResponse]:
         views, total = service.list_page(project.id, skip, limit)
-        items = [experiment_response(view, str(request.base_url)) for view in views]
+        items = [experiment_response(view, links) for view in views]
         return ListingResponse[GetExperimentResponse](total=total, items=items)
 
     router.add_api_route(
@@ -159,11 +177,11 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
     @router.get("/{experiment_id}", response_model=GetExperimentResponse)
     def get_experiment(
         experiment_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: ExperimentServiceDep,
         project: ProjectRecord = in_project,
     ) -> GetExperimentResponse:
-        return experiment_response(service.get(project.id, experiment_id), str(request.base_url))
+        return experiment_response(service.get(project.id, experiment_id), links)
 
     @router.get("/{experiment_id}/comparison")
     def compare_workflows(
@@ -235,24 +253,22 @@ def build_workflow_router(
         openapi_extra=json_body_doc(WorkflowCreateRequest),
     )
     def create_workflow(
-        request: Request,
+        links: DownloadLinksDep,
         user: CurrentUser,
         service: WorkflowServiceDep,
         project: ProjectRecord = as_editor,
         body: WorkflowCreateRequest = read_body,
     ) -> Any:
-        return workflow_response(
-            service.create(project.id, user, body), str(request.base_url), WorkflowResponse
-        )
+        return workflow_response(service.create(project.id, user, body), links, WorkflowResponse)
 
     @router.get("/{workflow_id}", response_model=detail)
     def get_workflow(
         workflow_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: WorkflowServiceDep,
         project: ProjectRecord = in_project,
     ) -> Any:
-        return workflow_response(service.require(project.id, workflow_id), str(request.base_url), detail)
+        return workflow_response(service.require(project.id, workflow_id), links, detail)
 
     @router.get("/{workflow_id}/logs", response_model=JobLogsResponse)
     def get_workflow_logs(
@@ -265,39 +281,36 @@ def build_workflow_router(
         logs = [jobs.logs(project.id, job_id) for job_id in service.job_ids(workflow)]
         return JobLogsResponse(logs="\n".join(logs))
 
-    @router.get("/{workflow_id}/result/download", response_model=JobResultDownloadResponse)
+    @router.get("/{workflow_id}/result/download", response_model=str)
     def get_workflow_result_download(
         workflow_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: WorkflowServiceDep,
-        jobs: JobServiceDep,
         project: ProjectRecord = in_project,
-    ) -> JobResultDownloadResponse:
-        workflow = service.require(project.id, workflow_id)
-        if workflow.evaluation_job_id is None:
-            url = jobs.result_url(project.id, workflow.inference_job_id or workflow_id, str(request.base_url))
-        else:
-            url = jobs.result_url(project.id, workflow.evaluation_job_id, str(request.base_url))
-        return JobResultDownloadResponse(id=workflow_id, download_url=url)
+    ) -> str:
+        """The link to the compiled results file, as a JSON string (Lumigator's answer); 409
+        until the workflow has succeeded."""
+        key = require_compiled_results_key(service.require(project.id, workflow_id))
+        return links.object_url(key, COMPILED_FILE)
 
     @router.put("/{workflow_id}/stop", response_model=detail)
     def stop_workflow(
         workflow_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: WorkflowServiceDep,
         project: ProjectRecord = as_editor,
     ) -> Any:
-        return workflow_response(service.stop(project.id, workflow_id), str(request.base_url), detail)
+        return workflow_response(service.stop(project.id, workflow_id), links, detail)
 
     @router.post("/{workflow_id}/retry", response_model=detail)
     def retry_workflow(
         workflow_id: uuid.UUID,
-        request: Request,
+        links: DownloadLinksDep,
         service: WorkflowServiceDep,
         project: ProjectRecord = as_editor,
     ) -> Any:
         """Run a failed or stopped workflow again from the step that did not finish."""
-        return workflow_response(service.retry(project.id, workflow_id), str(request.base_url), detail)
+        return workflow_response(service.retry(project.id, workflow_id), links, detail)
 
     @router.delete("/{workflow_id}", status_code=204)
     def delete_workflow(

@@ -5,11 +5,18 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from assay.api.bodies import json_body_doc, lenient_json
-from assay.api.deps import CurrentUser, JobServiceDep, ProjectResolver, default_project, path_project
+from assay.api.deps import (
+    CurrentUser,
+    DownloadLinksDep,
+    JobServiceDep,
+    ProjectResolver,
+    default_project,
+    path_project,
+)
 from assay.api.paging import Limit, Skip
 from assay.records import JobRecord, ProjectRecord, Role
 from assay.schemas.datasets import DatasetResponse
@@ -41,7 +48,11 @@ def to_response(job: JobRecord, model: type[JobResponse]) -> JobResponse:
             "message": job.status_reason,
             "start_time": job.started_at,
             "end_time": job.finished_at,
-            "metadata": {"assay.engine_name": job.engine_name, "assay.project": job.project_id},
+            "metadata": {
+                "job_type": job.kind,
+                "assay.engine_name": job.engine_name,
+                "assay.project": job.project_id,
+            },
             "project_id": job.project_id,
             "dataset_id": job.dataset_id,
             "output_dataset_id": job.output_dataset_id,
@@ -116,9 +127,12 @@ def build_router(
 
     @router.get("/{job_id}/result/download", response_model=JobResultDownloadResponse)
     def get_job_result_download(
-        job_id: uuid.UUID, request: Request, service: JobServiceDep, project: ProjectRecord = in_project
+        job_id: uuid.UUID,
+        links: DownloadLinksDep,
+        service: JobServiceDep,
+        project: ProjectRecord = in_project,
     ) -> JobResultDownloadResponse:
-        url = service.result_url(project.id, job_id, str(request.base_url))
+        url = service.result_url(project.id, job_id, links)
         return JobResultDownloadResponse(id=job_id, download_url=url)
 
     @router.get("/{job_id}/dataset", response_model=DatasetResponse)
