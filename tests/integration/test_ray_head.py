@@ -23,11 +23,13 @@ from assay.background import SHUTDOWN_REASON
 from assay.compute.local_ray import temp_dir_for
 from assay.compute.processes import head_processes
 from assay.compute.ray import LOCAL_LOST_REASON
+from assay.testing.openai_server import OpenAIServer
 from assay.testing.servers import SeaweedS3
 
 pytestmark = pytest.mark.slow
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 ADMIN_PASSWORD = "admin-password-for-ray-head-tests"
+VICTIM_KEY = "sk-victim-provider-key-0123456789"
 
 
 def _free_port() -> int:
@@ -287,3 +289,166 @@ def test_multi_user_mode_runs_jobs_as_the_ray_user(
     assert processes_seen(logs) < 5
     assert "admin password in env: False" in logs
     assert home.stat().st_mode & 0o777 == 0o700
+
+
+HOSTILE_PROBE = r"""
+import glob, json, os, sys, urllib.request, urllib.error
+home, server_pid, dashboard, s3_bucket_url, job_api = sys.argv[1:6]
+
+def attempt(what, action):
+    try:
+        result = action()
+        print("GOT", what, repr(result)[:2000])
+    except urllib.error.HTTPError as exc:
+        print("refused", what, exc.code)
+    except (OSError, ValueError) as exc:
+        print("denied", what, type(exc).__name__)
+
+def read(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+print("environment:", json.dumps(dict(os.environ)))
+own = ("secret.key", "assay.db", "ray/auth_token")
+for path in (*(f"{home}/{name}" for name in own), f"/proc/{server_pid}/environ"):
+    attempt(path, lambda path=path: read(path))
+attempt("objects folder", lambda: os.listdir(f"{home}/objects"))
+tokens = glob.glob("/tmp/**/auth_token", recursive=True) + glob.glob(os.path.expanduser("~/.ray/auth_token"))
+print("token files:", tokens)
+for path in tokens:
+    attempt(path, lambda path=path: read(path))
+print("ray sessions:", glob.glob("/tmp/assay-ray-*/session_*"), glob.glob("/tmp/ray/session_*"))
+others = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+print("processes seen:", len(others))
+for pid in others:
+    attempt(f"/proc/{pid}/environ", lambda pid=pid: read(f"/proc/{pid}/environ"))
+attempt("dashboard job list", lambda: get(f"{dashboard}/api/jobs/"))
+attempt("object store listing", lambda: get(f"{s3_bucket_url}?list-type=2"))
+attempt("job api listing", lambda: get(f"{job_api}/api/v1/job/objects?prefix=projects/"))
+print("probe done")
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="multi-user mode starts the head as another user (root only)")
+def test_a_hostile_tenant_with_the_run_code_permission_gets_nothing(
+    servers: list[Server], tmp_path: Path, seaweed: SeaweedS3
+) -> None:
+    """A user an admin allowed to run code, owner of a project of their own, submits a script
+    that goes after the server's environment and files, the Ray token, the dashboard's job list
+    (other jobs' runtime environments), other processes, the object store and the job API,
+    while another project's inference job runs with a provider key. It gets none of them; a
+    user without the permission cannot even submit it."""
+    home = tmp_path / "home"
+    bucket = seaweed.create_bucket()
+    server = Server(
+        home,
+        ASSAY_AUTH="required",
+        ASSAY_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        ASSAY_STORAGE_URL=f"s3://{bucket}",
+        ASSAY_S3_ENDPOINT_URL=seaweed.endpoint_url,
+        ASSAY_S3_ACCESS_KEY_ID=seaweed.access_key,
+        ASSAY_S3_SECRET_ACCESS_KEY=seaweed.secret_key,
+    ).start()
+    servers.append(server)
+    provider = OpenAIServer(latency_s=1.0).start()
+    try:
+        with server.client() as admin:
+            for name in ("mallory", "eve"):
+                user = {"username": name, "password": f"{name}-password-123"}
+                assert admin.post("/api/v1/users", json=user).status_code == 201
+            assert admin.patch("/api/v1/users/mallory", json={"can_run_code": True}).status_code == 200
+            tokens = {
+                name: admin.post(f"/api/v1/users/{name}/tokens", json={"name": "t"}).json()["token"]
+                for name in ("mallory", "eve")
+            }
+            assert admin.post("/api/v1/projects", json={"name": "victim"}).status_code == 201
+            secret = {"value": VICTIM_KEY, "allowed_hosts": ["127.0.0.1"]}
+            assert admin.put("/api/v1/projects/victim/secrets/victim_key", json=secret).status_code in (
+                200,
+                201,
+            )
+            rows = "examples,ground_truth\n" + "".join(f"question {i},answer {i}\n" for i in range(20))
+            dataset = admin.post(
+                "/api/v1/projects/victim/datasets", files={"dataset": ("victim.csv", rows.encode())}
+            )
+            assert dataset.status_code == 201, dataset.text
+            victim_job = admin.post(
+                "/api/v1/projects/victim/jobs/inference",
+                json={
+                    "name": "victim-inference",
+                    "dataset": dataset.json()["id"],
+                    "job_config": {
+                        "job_type": "inference",
+                        "provider": "openai-compatible",
+                        "model": "m",
+                        "base_url": provider.base_url,
+                        "secret_key_name": "victim_key",
+                        "max_concurrency": 1,
+                    },
+                },
+            )
+            assert victim_job.status_code == 201, victim_job.text
+        server.wait_for(victim_job.json()["id"], {"running"})
+
+        def as_user(name: str) -> httpx.Client:
+            return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens[name]}"})
+
+        with as_user("eve") as eve:
+            assert eve.post("/api/v1/projects", json={"name": "eve lab"}).status_code == 201
+            refused = eve.post(
+                "/api/v1/projects/eve-lab/jobs/script",
+                json={"name": "x", "job_config": {"job_type": "script", "argv": ["true"]}},
+            )
+            assert refused.status_code == 403, refused.text
+        lease = json.loads((home / "ray" / "head.json").read_text())
+        assert server.process is not None
+        argv = [
+            sys.executable,
+            "-c",
+            HOSTILE_PROBE,
+            str(home),
+            str(server.process.pid),
+            f"http://127.0.0.1:{lease['ports']['dashboard-port']}",
+            f"{seaweed.endpoint_url}/{bucket}",
+            server.url,
+        ]
+        with as_user("mallory") as mallory:
+            assert mallory.post("/api/v1/projects", json={"name": "mallory lab"}).status_code == 201
+            created = mallory.post(
+                "/api/v1/projects/mallory-lab/jobs/script",
+                json={"name": "probe", "job_config": {"job_type": "script", "argv": argv}},
+            )
+            assert created.status_code == 201, created.text
+            probe_id = created.json()["id"]
+            deadline = time.monotonic() + 180
+            while (job := mallory.get(f"/api/v1/projects/mallory-lab/jobs/{probe_id}").json())[
+                "status"
+            ] not in ("succeeded", "failed", "stopped"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.5)
+            logs = mallory.get(f"/api/v1/projects/mallory-lab/jobs/{probe_id}/logs").json()["logs"]
+        assert job["status"] == "succeeded", logs
+        assert "probe done" in logs
+        secrets = {
+            "admin password": ADMIN_PASSWORD,
+            "victim's provider key": VICTIM_KEY,
+            "S3 secret key": seaweed.secret_key,
+            "master key": (home / "secret.key").read_text().strip(),
+            "Ray token": (home / "ray" / "auth_token").read_text().strip(),
+        }
+        leaked = [what for what, value in secrets.items() if value and value in logs]
+        assert leaked == [], logs
+        assert "GOT" not in logs, logs
+        for path in ("secret.key", "assay.db", "ray/auth_token"):
+            assert f"denied {home}/{path} PermissionError" in logs, logs
+        assert "refused dashboard job list 401" in logs, logs
+        assert "refused object store listing 403" in logs, logs
+        assert "refused job api listing 401" in logs, logs
+        environment = json.loads(logs.split("environment: ", 1)[1].splitlines()[0])
+        assert [name for name in environment if name.startswith(("ASSAY_", "RAY_AUTH"))] == []
+    finally:
+        provider.stop()
