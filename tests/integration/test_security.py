@@ -29,6 +29,7 @@ PUBLIC = "public"  # no credentials needed (signed links carry their own)
 SIGNED_IN = "signed-in"  # any valid credentials
 SELF = "self"  # the caller's own account, or an administrator
 ADMIN = "admin"
+JOB = "job"  # a job's own credential only: no user credential, not even an administrator's
 VIEWER, EDITOR, OWNER = "viewer", "editor", "owner"
 ROLES = (VIEWER, EDITOR, OWNER)
 
@@ -126,6 +127,18 @@ EXPECTED: dict[tuple[str, str], str] = {
     ),
     ("GET", f"{API}/audit"): ADMIN,
     **mounted(
+        "/job",
+        {
+            ("POST", "/claim"): JOB,
+            ("GET", "/secret"): JOB,
+            ("GET", "/objects"): JOB,
+            ("DELETE", "/objects"): JOB,
+            ("HEAD", "/objects/{key:path}"): JOB,
+            ("GET", "/objects/{key:path}"): JOB,
+            ("PUT", "/objects/{key:path}"): JOB,
+        },
+    ),
+    **mounted(
         "/users",
         {
             ("GET", ""): ADMIN,
@@ -216,8 +229,9 @@ def url_for(path: str, *, allowed: bool) -> str:
         "name": "probe.txt",
         "user": "me" if allowed else "olivia",
         "username": "nobody" if allowed else "vera",
+        "key": f"projects/{PROJECT}/datasets/{uuid.uuid4()}/dataset.parquet",
     }
-    return path.format(**values)
+    return path.replace(":path}", "}").format(**values)
 
 
 def call(
@@ -264,7 +278,10 @@ def test_access_to_every_route(client: TestClient, world: World, caplog: pytest.
         check(method, path, None, "401")
         for token in world.refused.values():
             check(method, path, Account("olivia", token), "401")
-        if access == SIGNED_IN:
+        if access == JOB:
+            for account in (world.admin, world.members[OWNER]):
+                check(method, path, account, "401")
+        elif access == SIGNED_IN:
             check(method, path, world.outsider, "through", allowed=True)
         elif access == ADMIN:
             check(method, path, world.members[OWNER], "403")

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from assay.errors import AuthenticationError
-from assay.records import JobRecord, JobStatus
+from assay.records import JobCredentialRecord, JobRecord, JobStatus
 from assay.records.base import utcnow
 from assay.repositories.job_credentials import JobCredentialRepository
 from assay.repositories.jobs import JobRepository
@@ -38,6 +38,9 @@ class JobCredentials:
         token = new_claim_token()
         self.credentials.issue(job_id, token_hash(token))
         return token
+
+    def issued(self, job_id: uuid.UUID) -> bool:
+        return self.session.get(JobCredentialRecord, job_id) is not None
 
     def claim(self, claim_token: str) -> tuple[JobRecord, str]:
         """The job and a new session token, in exchange for the unused claim token."""

@@ -144,10 +144,11 @@ class Reconciler:
         if job.stop_requested:
             self._finish(job, JobStatus.STOPPED, "stopped before it started")
             return
-        spec = self._spec(job)
-        self.session.commit()  # the credential must exist before the job can claim it
         try:
-            self.clusters.engine(job.ray_address).submit(spec)
+            if not self._submitted_before(job):
+                spec = self._spec(job)
+                self.session.commit()  # the credential must exist before the job can claim it
+                self.clusters.engine(job.ray_address).submit(spec)
         except EngineUnavailableError as exc:
             if utcnow() - job.created_at > SUBMIT_DEADLINE:
                 self._finish(job, JobStatus.FAILED, f"the compute engine could not accept the job: {exc}")
@@ -156,6 +157,12 @@ class Reconciler:
         job.status = JobStatus.PENDING
         job.submitted_at = utcnow()
         self.session.commit()
+
+    def _submitted_before(self, job: JobRecord) -> bool:
+        """An earlier attempt reached the engine although its answer was lost: submitting
+        again would mint a claim token that the running job never sees."""
+        engine = self.clusters.engine(job.ray_address)
+        return JobCredentials(self.session).issued(job.id) and engine.info(str(job.id)) is not None
 
     def _spec(self, job: JobRecord) -> JobSpec:
         """What the engine runs: no secret in the environment, labels or arguments, only the
