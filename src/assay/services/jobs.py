@@ -39,7 +39,7 @@ from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.services.code_policy import require_code_permission, require_safe_engine
+from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
 from assay.services.datasets import dataset_prefix
 from assay.services.links import DownloadLinks
 from assay.storage import ObjectStore, StorageError
@@ -107,6 +107,7 @@ class JobService:
             max_samples=request.max_samples,
             batch_size=request.batch_size,
             config=_document_config(config),
+            sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
         lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
         try:
