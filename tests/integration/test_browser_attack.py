@@ -20,18 +20,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Response, sync_playwright
 
 from assay.testing.servers import free_port
+from tests.browser import launch
 from tests.integration.serve import assay_serve
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 ATTACKER = "attacker.example"
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
     # The attacker's name resolves to this machine, as after DNS rebinding.
     f"--host-resolver-rules=MAP {ATTACKER} 127.0.0.1",
     # Chromium's own checks on requests from public pages to loopback, off: other browsers
@@ -110,7 +104,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright, CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

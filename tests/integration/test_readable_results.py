@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import sync_playwright
 
 from assay.compute.local_ray import LocalRayHead
 from assay.testing.openai_server import OpenAIServer, Rule
+from tests.browser import CHROMIUM, launch
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.serving import served_app
@@ -29,15 +31,6 @@ ROWS = [
         "ground_truth": f"Budget {i} approved.",
     }
     for i in range(6)
-]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
 ]
 
 
@@ -158,10 +151,9 @@ def test_failing_judge_and_ties_are_visible_everywhere(
 def render_checks(report: str, tmp_path: Path) -> None:
     """Chromium at 1,280 px: the summary table's container does not scroll sideways, every
     chart has an x and a y axis label, and example texts keep their newlines."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     assert Path(CHROMIUM).exists(), "run scripts/install_chromium.sh"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_content(report)

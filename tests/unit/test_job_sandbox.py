@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assay.compute.processes import MARKER
-from assay.jobs.sandbox import hidden_paths, sandboxed
+from assay.jobs.sandbox import SandboxUnavailableError, hidden_paths, sandboxed
 
 
 def test_it_hides_the_head_temp_dir_and_the_token_folder(tmp_path: Path) -> None:
@@ -36,3 +36,12 @@ def test_the_command_sees_neither_the_token_nor_other_processes(tmp_path: Path) 
     )
     listing, count = result.stdout.rsplit(" ", 1)
     assert listing == "[]" and int(count) < 4
+
+
+def test_without_bubblewrap_the_command_runs_plain_unless_the_server_requires_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert sandboxed(["true"], {}, source={}) == ["true"]
+    with pytest.raises(SandboxUnavailableError, match="install Debian's 'bubblewrap'"):
+        sandboxed(["true"], {}, source={}, required=True)

@@ -4,7 +4,8 @@ Every job driver inherits the head's environment, so the head must not inherit t
 ``ASSAY_ADMIN_PASSWORD``, ``ASSAY_SECRET_KEY``, the database URL and the storage keys would
 reach user code. The head gets only what a process needs to run (``PATH``, locale, temp dir),
 what jobs need on purpose (model caches, offline switches, GPUs, proxies and CA bundles), and
-the Ray variables its caller sets.
+the Ray variables its caller sets. ``ALLOWED`` is also what a job's runtime environment may
+take from the server's (``assay.jobs.environment``): one allow-list for both.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ SHARED_HEAD_REFUSAL = (
 )
 
 
+NO_SANDBOX_REFUSAL = (
+    "this server runs user code only in a bubblewrap sandbox, and bwrap is not installed: install "
+    "Debian's 'bubblewrap' (scripts/install_sandbox.sh), or set ASSAY_RAY_ADDRESS to a separate "
+    "Ray cluster"
+)
+
+
 class RayCompute(ComputeEngine):
     """Talks to an existing cluster (``address``) or to a local head it starts on first use.
 
@@ -56,7 +64,8 @@ class RayCompute(ComputeEngine):
         self._address = address
         self._separate_user = multi_user and os.geteuid() == 0
         shared_user = multi_user and not address and not self._separate_user
-        self._refusal = SHARED_HEAD_REFUSAL if shared_user else None
+        no_sandbox = self._separate_user and shutil.which("bwrap") is None
+        self._refusal = SHARED_HEAD_REFUSAL if shared_user else NO_SANDBOX_REFUSAL if no_sandbox else None
         user = ray_user if self._separate_user else None
         self._local = None if address else LocalRayHead(home / "ray", user=user)
         self._python = python or (sys.executable if self._local else "python")

@@ -8,10 +8,11 @@ machine without the ``hf`` extra can still run HTTP inference and validate any c
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assay.errors import UnsupportedError
+from assay.errors import InvalidInputError, UnsupportedError
 
 if TYPE_CHECKING:
     from assay.inference.providers.base import Provider
@@ -49,6 +50,7 @@ class ProviderSpec:
     default_base_url: str | None = None
     needs_base_url: bool = False
     install_hint: str = ""
+    requires: tuple[str, ...] = ()
 
     def load(self) -> type[Provider]:
         module_name, _, class_name = self.target.partition(":")
@@ -84,6 +86,37 @@ def provider_spec(name: str) -> ProviderSpec:
         ) from None
 
 
+PACKAGE_MODEL = "package:"
+
+
+def require_usable(provider: str, model: str, base_url: str | None, prefix: str = "") -> ProviderSpec:
+    """The provider, if a job with this model and base URL can run on this deployment: checked
+    when the job or workflow is submitted (``prefix`` leads the field names, e.g.
+    ``job_config.``), so that a misspelled provider or a missing model package is a 422 now
+    rather than a failure on a worker later. Modules are found, not imported."""
+    try:
+        spec = provider_spec(provider)
+    except UnsupportedError as exc:
+        raise InvalidInputError(exc.message, field=f"{prefix}provider") from None
+    missing = [module for module in spec.requires if importlib.util.find_spec(module) is None]
+    if missing:
+        raise InvalidInputError(
+            f"provider {provider!r} cannot run here: {', '.join(missing)} is not installed. "
+            f"{spec.install_hint}".strip(),
+            field=f"{prefix}provider",
+        )
+    if spec.needs_base_url and not base_url:
+        raise InvalidInputError(
+            f"provider {provider!r} needs the base_url of the server to call", field=f"{prefix}base_url"
+        )
+    package = model[len(PACKAGE_MODEL) :].partition("/")[0] if model.startswith(PACKAGE_MODEL) else None
+    if spec.family == "hf" and package is not None and importlib.util.find_spec(package) is None:
+        raise InvalidInputError(
+            f"model {model!r}: no installed Python package {package!r} ships it here", field=f"{prefix}model"
+        )
+    return spec
+
+
 def _register_builtins() -> None:
     http = "assay.inference.providers.openai:OpenAICompatibleProvider"
     hosted = {
@@ -104,6 +137,7 @@ def _register_builtins() -> None:
             "hf",
             HF_PARAMS,
             install_hint="Install the 'hf' extra: pip install 'assay[hf]' (torch, transformers, gguf...).",
+            requires=("torch", "transformers"),
         )
     )
     register_provider(

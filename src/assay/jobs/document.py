@@ -27,6 +27,8 @@ class JobDocument(BaseModel):
     max_samples: int
     batch_size: int
     config: dict[str, Any]
+    # Multi-user mode: a script's command never runs outside the sandbox (``jobs/sandbox.py``).
+    sandbox_required: bool = False
 
     @property
     def summary_key(self) -> str:

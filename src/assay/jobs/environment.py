@@ -11,22 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-ALLOWED = (
-    "HF_HOME",
-    "HF_HUB_OFFLINE",
-    "TRANSFORMERS_OFFLINE",
-    "NLTK_DATA",
-    "CUDA_VISIBLE_DEVICES",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-)
+from assay.compute.environment import ALLOWED
+
 # What any command expects of a process environment; none of it is a credential.
 BASICS = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 SERVER_PREFIX = "ASSAY_"

@@ -61,7 +61,7 @@ def _exec_script(document: JobDocument, env_names: Iterable[str]) -> None:
     no job credential, no server setting."""
     own = {str(k): str(v) for k, v in document.config.get("env", {}).items()}
     env = script_env(os.environ, env_names, own)
-    argv = sandboxed([str(arg) for arg in document.config["argv"]], env)
+    argv = sandboxed([str(arg) for arg in document.config["argv"]], env, required=document.sandbox_required)
     sys.stdout.flush()
     os.execvpe(argv[0], argv, env)
 

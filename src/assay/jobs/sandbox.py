@@ -8,7 +8,8 @@ and the token's folder. Everything else of the file system stays as it is; the e
 the caller's business (it must already be scrubbed).
 
 Without ``bwrap``, or where user namespaces are not allowed (some containers), the command runs
-unsandboxed, and says so on its first log line.
+unsandboxed and says so on its first log line, unless the server requires the sandbox (in
+multi-user mode): then the job fails, saying what to install.
 """
 
 from __future__ import annotations
@@ -35,12 +36,24 @@ def _usable(bwrap: str) -> bool:
     return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
-def sandboxed(argv: list[str], env: Mapping[str, str], source: Mapping[str, str] = os.environ) -> list[str]:
+class SandboxUnavailableError(RuntimeError):
+    """The server requires the sandbox and this node cannot provide it."""
+
+
+def sandboxed(
+    argv: list[str], env: Mapping[str, str], source: Mapping[str, str] = os.environ, required: bool = False
+) -> list[str]:
     """``argv`` wrapped in ``bwrap``, hiding what ``source`` (the job driver's environment) says
     the head keeps; the command's ``HOME`` and working directory are recreated empty when they
     lie in a hidden folder."""
     bwrap = shutil.which("bwrap")
     if bwrap is None or not _usable(bwrap):
+        if required:
+            raise SandboxUnavailableError(
+                "this server runs script jobs only in a bubblewrap sandbox, and this Ray node has no "
+                "usable bwrap: install Debian's 'bubblewrap' (scripts/install_sandbox.sh) and allow "
+                "unprivileged user namespaces"
+            )
         print("assay: no bubblewrap sandbox here; the command runs unsandboxed", file=sys.stderr, flush=True)
         return argv
     hidden = hidden_paths(source)

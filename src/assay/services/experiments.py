@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from assay.compute import ComputeRegistry, EngineUnavailableError
+from assay.datasets.columns import GROUND_TRUTH
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
-from assay.metrics import validate_metric_names
+from assay.inference.registry import require_usable
+from assay.metrics import METRICS, default_metrics, require_available
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.datasets import DatasetRepository
 from assay.repositories.experiments import ExperimentRepository, WorkflowRepository
@@ -107,7 +109,10 @@ class WorkflowService:
 
     def create(self, project_id: str, user: UserRecord, request: WorkflowCreateRequest) -> WorkflowRecord:
         experiment = self._experiment(project_id, request.experiment_id)
-        metrics = validate_metric_names(request.metrics) if request.metrics is not None else None
+        require_usable(request.provider, request.model, request.base_url)
+        task = str(experiment.task_definition["task"])
+        chosen = require_available(request.metrics if request.metrics is not None else default_metrics(task))
+        self._require_references(experiment, chosen)
         self._check_secret(project_id, request)
         workflow = WorkflowRecord(
             experiment_id=experiment.id,
@@ -121,7 +126,7 @@ class WorkflowService:
             system_prompt=request.system_prompt,
             generation_config=request.generation_config.model_dump(mode="json", exclude_unset=True),
             batch_size=request.batch_size,
-            metric_names=metrics,
+            metric_names=chosen if request.metrics is not None else None,
             judge=request.llm_as_judge.model_dump(mode="json") if request.llm_as_judge else None,
             status=WorkflowStatus.CREATED,
             created_by=user.id,
@@ -131,6 +136,18 @@ class WorkflowService:
         AuditTrail(self.session).record(user, "run", "workflow", workflow.id, project_id=project_id)
         self.session.commit()
         return workflow
+
+    def _require_references(self, experiment: ExperimentRecord, metrics: list[str]) -> None:
+        """Metrics that compare with references need the experiment's dataset to have them."""
+        needing = [name for name in metrics if METRICS[name].needs_reference]
+        dataset = DatasetRepository(self.session).get(experiment.project_id, experiment.dataset_id)
+        columns = {column["name"] for column in dataset.columns} if dataset is not None else set()
+        if needing and GROUND_TRUTH not in columns:
+            raise InvalidInputError(
+                f"metric(s) {', '.join(needing)} compare with references, and the experiment's dataset "
+                f"has no {GROUND_TRUTH!r} column: choose reference-free metrics (length) or another dataset",
+                field="metrics",
+            )
 
     def _check_secret(self, project_id: str, request: WorkflowCreateRequest) -> None:
         """The secret exists and may go to the model's and the judge's servers, checked now

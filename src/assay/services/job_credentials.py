@@ -1,4 +1,4 @@
-"""Job credentials: minted at submission, traded once, dead when the job ends or is stopped.
+"""Job credentials: minted at submission, traded once, dead when the job ends.
 
 A job reaches Assay only through its internal job API, with a token scoped to that one job.
 The claim token rides in the job's runtime environment, which the engine shows on its
@@ -23,9 +23,11 @@ from assay.security.tokens import token_hash
 INVALID = "the job credential is invalid, already used, or its job has ended"
 
 
-def credential_active(job: JobRecord) -> bool:
-    """A job's tokens work while it may still run: not finished and no stop asked for."""
-    return not JobStatus(job.status).finished and not job.stop_requested
+def credential_active(job: JobRecord, claiming: bool = False) -> bool:
+    """A job's tokens work while it may still run. Once a stop is asked for, no job starts
+    (a claim is refused), but one that runs keeps its session until it has ended: a job saves
+    its checkpoint and its response cache on the way out, so that a retry repeats nothing."""
+    return not JobStatus(job.status).finished and not (claiming and job.stop_requested)
 
 
 class JobCredentials:
@@ -49,7 +51,7 @@ class JobCredentials:
         session_token = new_session_token()
         job_id = self.credentials.claim(token_hash(claim_token), token_hash(session_token), utcnow())
         job = JobRepository(self.session).by_id(job_id) if job_id else None
-        if job is None or not credential_active(job):
+        if job is None or not credential_active(job, claiming=True):
             self.session.rollback()
             raise AuthenticationError(INVALID)
         self.session.commit()

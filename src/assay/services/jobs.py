@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.config import Settings
+from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
 from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.inference.registry import require_usable
 from assay.jobs.document import JobDocument
-from assay.metrics import validate_metric_names
+from assay.metrics import default_metrics, require_available
 from assay.naming import engine_name
 from assay.records import DatasetRecord, JobKind, JobRecord, JobStatus, UserRecord
 from assay.repositories.datasets import DatasetRepository
@@ -37,13 +39,13 @@ from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.services.code_policy import require_code_permission, require_safe_engine
+from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
 from assay.services.datasets import dataset_prefix
 from assay.services.links import DownloadLinks
 from assay.storage import ObjectStore, StorageError
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
-EVALUATION_COLUMNS = ("predictions", "ground_truth")
+EVALUATION_COLUMNS = (PREDICTIONS, GROUND_TRUTH)
 
 
 def job_prefix(project_id: str, job_id: uuid.UUID) -> str:
@@ -105,6 +107,7 @@ class JobService:
             max_samples=request.max_samples,
             batch_size=request.batch_size,
             config=_document_config(config),
+            sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
         lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
         try:
@@ -157,10 +160,18 @@ class JobService:
             raise InvalidInputError(
                 f"dataset {request.dataset} does not exist in this project", field="dataset"
             )
+        names = {column["name"] for column in dataset.columns}
+        if isinstance(request.job_config, JobInferenceConfig):
+            config = request.job_config
+            require_usable(config.provider, config.model, config.base_url, prefix="job_config.")
         if isinstance(request.job_config, JobEvalConfig):
-            if request.job_config.metrics is not None:
-                request.job_config.metrics = validate_metric_names(request.job_config.metrics)
-            names = {column["name"] for column in dataset.columns}
+            evaluation = request.job_config
+            if evaluation.metrics is not None:
+                evaluation.metrics = require_available(evaluation.metrics, field="job_config.metrics")
+            else:
+                require_available(
+                    default_metrics(evaluation.task_definition.task), field="job_config.metrics"
+                )
             missing = [column for column in EVALUATION_COLUMNS if column not in names]
             if missing:
                 raise InvalidInputError(

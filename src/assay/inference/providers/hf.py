@@ -39,9 +39,10 @@ from assay.errors import InvalidInputError
 from assay.inference.config import InferenceConfig, TranslationTask
 from assay.inference.prompts import Prompt, language_code
 from assay.inference.providers.base import Generation, Provider
+from assay.inference.registry import PACKAGE_MODEL
 
 log = logging.getLogger(__name__)
-PACKAGE_SCHEME = "package:"
+PACKAGE_SCHEME = PACKAGE_MODEL
 GENERATE_PARAMS = (
     "num_beams",
     "min_length",
