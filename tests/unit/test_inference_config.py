@@ -100,7 +100,7 @@ def test_importing_the_package_does_not_import_optional_dependencies() -> None:
         "import sys, assay.inference\n"
         "assay.inference.InferenceConfig.model_validate({'provider': 'hf', 'model': 'x', 'dataset_key': 'd',"
         " 'predictions_key': 'p', 'checkpoint_prefix': 'c/'})\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'httptools') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'transformers', 'aiohttp') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

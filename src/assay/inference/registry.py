@@ -2,20 +2,17 @@
 
 The registry holds plain data (an import path and what the provider accepts), so that
 ``import assay.inference`` and validating a config never import torch or transformers: a
-machine without the ``hf`` extra can still run HTTP inference and validate any config.
+machine without the ``hf`` extra can still run HTTP inference and validate any config. It knows
+nothing of the ``Provider`` class either (``providers.base.load_provider`` imports one), so the
+config can consult it without an import cycle through the providers.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from assay.errors import InvalidInputError, UnsupportedError
-
-if TYPE_CHECKING:
-    from assay.inference.providers.base import Provider
 
 COMMON_PARAMS = frozenset({"max_new_tokens", "temperature", "top_p", "seed", "stop", "extra"})
 HTTP_PARAMS = COMMON_PARAMS | {"frequency_penalty", "presence_penalty"}
@@ -51,18 +48,6 @@ class ProviderSpec:
     needs_base_url: bool = False
     install_hint: str = ""
     requires: tuple[str, ...] = ()
-
-    def load(self) -> type[Provider]:
-        module_name, _, class_name = self.target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ProviderUnavailableError(
-                f"provider {self.name!r} cannot be used here: {exc}. {self.install_hint}".strip(),
-                field="provider",
-            ) from exc
-        provider: type[Provider] = getattr(module, class_name)
-        return provider
 
 
 _REGISTRY: dict[str, ProviderSpec] = {}

@@ -78,12 +78,7 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     for result in results.values():
         for score, values in result.per_example.items():
             scores[score] = values
-        for score, aggregate in result.aggregates.items():
-            aggregates[score] = {
-                "mean": aggregate.mean,
-                "ci_low": aggregate.ci_low,
-                "ci_high": aggregate.ci_high,
-            }
+        aggregates.update({score: aggregate.to_dict() for score, aggregate in result.aggregates.items()})
         corpus.update(result.corpus)
 
     judge_summary: dict[str, Any] = {}
@@ -108,12 +103,7 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
         )
         judged = [verdict.score for verdict in verdicts if verdict.score is not None]
         if judged:
-            aggregate = bootstrap_means({"llm_judge": judged})["llm_judge"]
-            aggregates["llm_judge"] = {
-                "mean": aggregate.mean,
-                "ci_low": aggregate.ci_low,
-                "ci_high": aggregate.ci_high,
-            }
+            aggregates["llm_judge"] = bootstrap_means({"llm_judge": judged})["llm_judge"].to_dict()
         errors = [verdict.error for verdict in verdicts if verdict.error]
         judge_summary = {"judged": len(judged), "failures": len(errors), "errors": sorted(set(errors))[:5]}
         if judge_failures := failure_summary([verdict.error for verdict in verdicts]):

@@ -7,9 +7,9 @@ to the job's logs (and only there). The reconciler turns that file into ``status
 that died before it could write one (killed, out of memory, crashed interpreter) gets the last
 line of the engine's message instead of the whole of it.
 
-The sentences come from the messages Assay's own inference client writes (``http11``,
-``providers.openai``, ``inference.runner``), so matching their wording here is matching a
-contract inside this repository, not guessing at a third party's text.
+The sentences come from the messages Assay's own inference client writes (``providers.openai``,
+which words aiohttp's errors itself, and ``inference.runner``), so matching their wording here is
+matching a contract inside this repository, not guessing at a third party's text.
 """
 
 from __future__ import annotations

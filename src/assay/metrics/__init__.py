@@ -4,7 +4,7 @@ Importing this package loads no metric library; each metric's module (and its de
 such as torch for BERTScore) is imported when the metric is first used.
 """
 
-from assay.metrics.base import Aggregate, Metric, MetricResult, PairScores, ReferenceMetric
+from assay.metrics.base import Metric, ReferenceMetric
 from assay.metrics.registry import (
     METRICS,
     TASK_METRICS,
@@ -16,6 +16,7 @@ from assay.metrics.registry import (
     require_available,
     validate_metric_names,
 )
+from assay.metrics.types import Aggregate, MetricResult, PairScores
 
 __all__ = [
     "METRICS",

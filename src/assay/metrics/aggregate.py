@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assay.metrics.base import Aggregate
+from assay.metrics.types import Aggregate
 
 _BLOCK_CELLS = 1 << 22  # examples x resamples materialised at once: bounds memory to ~32 MiB
 

@@ -12,60 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from assay.errors import InvalidInputError
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """Mean of one per-example score and its bootstrap confidence interval."""
-
-    mean: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
-class PairScores:
-    """What a metric computes for unique pairs.
-
-    ``values`` maps each score name to one value per unique pair. ``stats`` holds, for metrics
-    with a corpus-level score (BLEU, chrF, TER), the sufficient statistics of each unique pair;
-    the corpus score is a function of their sum over all examples, duplicates included.
-    """
-
-    values: dict[str, list[float]]
-    stats: list[tuple[float, ...]] | None = None
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    """Scores of one metric over a dataset.
-
-    ``per_example`` maps each score name (``rouge1``, ``bleu``, ``bertscore_f1``…) to one value
-    per example, in input order; ``aggregates`` gives each score's mean with a confidence
-    interval; ``corpus`` holds corpus-level scores, which are not means of per-example scores.
-    """
-
-    metric: str
-    per_example: dict[str, list[float]]
-    aggregates: dict[str, Aggregate]
-    corpus: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form, as stored with evaluation results."""
-        return {
-            "metric": self.metric,
-            "per_example": self.per_example,
-            "aggregates": {
-                key: {"mean": agg.mean, "ci_low": agg.ci_low, "ci_high": agg.ci_high}
-                for key, agg in self.aggregates.items()
-            },
-            "corpus": self.corpus,
-        }
-
+from assay.metrics.types import MetricResult, PairScores
 
 K = TypeVar("K", str, tuple[str, str])
 
@@ -121,7 +71,7 @@ class Metric(ABC):
         The CI is deterministic for a given ``seed``.
         """
         per_example, corpus = self._score_examples(predictions, references)
-        # Imported here so that the registry and these types stay importable without numpy.
+        # Imported here so that the registry and the metric contract stay importable without numpy.
         from assay.metrics.aggregate import bootstrap_means
 
         aggregates = bootstrap_means(per_example, confidence=confidence, n_resamples=n_resamples, seed=seed)

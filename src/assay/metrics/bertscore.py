@@ -17,7 +17,8 @@ from functools import lru_cache
 from bert_score import BERTScorer  # type: ignore[import-untyped]
 from bert_score.utils import get_hash  # type: ignore[import-untyped]
 
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
+from assay.metrics.types import PairScores
 
 _KEYS = ("bertscore_precision", "bertscore_recall", "bertscore_f1")
 

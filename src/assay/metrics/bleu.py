@@ -26,9 +26,10 @@ from functools import lru_cache, partial
 from sacrebleu.metrics.bleu import BLEU
 
 from assay.errors import InvalidInputError, UnsupportedError
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
 from assay.metrics.native import SymbolEncoder, clipped_matches
 from assay.metrics.parallel import map_chunks
+from assay.metrics.types import PairScores
 
 _ORDER = 4  # sacrebleu's default maximum n-gram order
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from functools import partial
 
 from assay.errors import InvalidInputError
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
 from assay.metrics.native import MAX_ORDER, SymbolEncoder, clipped_matches
 from assay.metrics.parallel import map_chunks
+from assay.metrics.types import PairScores
 
 _PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 

@@ -7,7 +7,8 @@ whitespace-separated; characters are code points.
 
 from __future__ import annotations
 
-from assay.metrics.base import Metric, PairScores
+from assay.metrics.base import Metric
+from assay.metrics.types import PairScores
 
 
 def _lengths(side: str, texts: list[str]) -> dict[str, list[float]]:

@@ -28,9 +28,10 @@ from nltk.tokenize import NLTKWordTokenizer, punkt_model_available, sent_tokeniz
 from nltk.tokenize.punkt import PunktSentenceTokenizer  # type: ignore[import-untyped]
 
 from assay.errors import UnsupportedError
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
 from assay.metrics.native import porter_stems
 from assay.metrics.parallel import map_chunks
+from assay.metrics.types import PairScores
 
 # Where scripts/install_wordnet.sh puts WordNet by default (src/assay/metrics → repository root).
 REPO_NLTK_DATA = Path(__file__).resolve().parents[3] / ".nltk_data"

@@ -12,7 +12,8 @@ import re
 import string
 from collections import Counter
 
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
+from assay.metrics.types import PairScores
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _NO_PUNCTUATION = str.maketrans("", "", string.punctuation)

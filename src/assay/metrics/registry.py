@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import InvalidInputError, UnsupportedError
-from assay.metrics.base import Metric, MetricResult
+from assay.metrics.base import Metric
+from assay.metrics.types import MetricResult
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assay.errors import InvalidInputError
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
 from assay.metrics.native import rouge_batch
+from assay.metrics.types import PairScores
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 

@@ -12,8 +12,9 @@ from functools import lru_cache, partial
 from sacrebleu.metrics.lib_ter import translation_edit_rate
 from sacrebleu.tokenizers.tokenizer_ter import TercomTokenizer
 
-from assay.metrics.base import PairScores, ReferenceMetric
+from assay.metrics.base import ReferenceMetric
 from assay.metrics.parallel import map_chunks
+from assay.metrics.types import PairScores
 
 
 @lru_cache

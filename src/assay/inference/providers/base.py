@@ -7,6 +7,7 @@ The runner only sees ``batch_size`` and ``concurrency`` and never which kind it 
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from types import TracebackType
 
 from assay.inference.config import InferenceConfig
 from assay.inference.prompts import Prompt
+from assay.inference.registry import ProviderUnavailableError, provider_spec
 
 
 @dataclass(slots=True)
@@ -64,3 +66,18 @@ class Provider(ABC):
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def load_provider(name: str) -> type[Provider]:
+    """The class registered as ``name``, imported now: a missing optional dependency
+    (torch for ``hf``) fails here, before a run does any work, with what to install."""
+    spec = provider_spec(name)
+    module_name, _, class_name = spec.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ProviderUnavailableError(
+            f"provider {name!r} cannot be used here: {exc}. {spec.install_hint}".strip(), field="provider"
+        ) from exc
+    provider: type[Provider] = getattr(module, class_name)
+    return provider

@@ -1,26 +1,37 @@
 """OpenAI-compatible HTTP endpoints: OpenAI, vLLM, llama.cpp server, Ollama, Mistral, DeepSeek...
 
-Requests go through ``http11.HTTP11Pool`` (keep-alive connections, as many as requests in
-flight), a purpose-built client: see its docstring for the measurements that ruled out httpx
-and aiohttp.
+Requests go through one ``aiohttp`` session per run: keep-alive connections, at most
+``http.concurrency`` of them (the bound the AIMD limiter starts from, so a request granted a slot
+never waits for a connection), TLS verified against the system CAs (``SSL_CERT_FILE`` honoured),
+and the proxies ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` name (CONNECT tunnels for https).
+Against a 50 ms endpoint at concurrency 64 it reaches about 90% of the ideal throughput on a
+loaded 2-core machine; ``benchmarks/inference.py`` measures it beside the official ``openai``
+client. Real endpoints answer in hundreds of milliseconds, where client CPU does not show.
+
 Each request is retried on connection errors, timeouts, 408, 429 and 5xx with backoff
 (``flow.Backoff``); 401, 403 and 404 stop the run (every other request would fail the same
 way); any other status fails that example only. The API key is sent as a bearer token and
-scrubbed from every message this module produces.
+scrubbed from every message this module produces; the messages keep the wording
+``jobs.failure`` turns into sentences ("cannot connect to", "no response within", "HTTP 429").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import ssl
 import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
+
 from assay.inference.config import InferenceConfig
 from assay.inference.flow import AdaptiveLimiter, Backoff, parse_retry_after
-from assay.inference.http11 import HTTP11Pool, HTTPConnectionError
 from assay.inference.prompts import Prompt
 from assay.inference.providers.base import Generation, Provider, ProviderError
 
@@ -31,6 +42,22 @@ BODY_PARAMS = ("temperature", "top_p", "seed", "stop", "frequency_penalty", "pre
 
 def _is_retryable(status: int) -> bool:
     return status in (408, 429) or status >= 500
+
+
+def _connection_failure(exc: aiohttp.ClientError) -> str:
+    """What went wrong below HTTP, in the words ``jobs.failure`` reads (``aiohttp``'s own
+    messages name ``ssl:default`` even when TLS is not involved)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the connection closed before the response was complete"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"the connection closed before the response was complete: {exc}"
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused the tunnel: {exc.status} {exc.message}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"malformed HTTP response: {exc.message}"
+    return str(exc) or type(exc).__name__
 
 
 class OpenAICompatibleProvider(Provider):
@@ -57,7 +84,9 @@ class OpenAICompatibleProvider(Provider):
         self._timeout_s = options.timeout_s
         self._connect_timeout_s = options.connect_timeout_s
         self._body = self._static_body(config)
-        self._pool: HTTP11Pool | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy: URL | None = None
+        self._proxy_headers: dict[str, str] | None = None
         self._counts: Counter[str] = Counter()
 
     @staticmethod
@@ -74,12 +103,34 @@ class OpenAICompatibleProvider(Provider):
         return self._limiter
 
     async def start(self) -> None:
-        self._pool = HTTP11Pool(self._url, self._headers, self._connect_timeout_s)
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency,
+            limit_per_host=self.concurrency,
+            # Built now, not at import: a certificate bundle named by SSL_CERT_FILE is read.
+            ssl=ssl.create_default_context(),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self._timeout_s, sock_connect=self._connect_timeout_s),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an inference API sets none worth keeping
+            skip_auto_headers=("Accept-Encoding",),  # completions are small JSON: no decompression
+        )
+        # The environment's proxy for this URL, looked up once: ``trust_env`` would read the
+        # environment and ~/.netrc again for every request, a tenth of the client's CPU here.
+        url = URL(self._url)
+        with contextlib.suppress(LookupError):
+            self._proxy, auth = get_env_proxy_for_url(url)
+            if auth is not None:  # an https request's CONNECT carries it; an http one, itself
+                credentials = {"Proxy-Authorization": auth.encode()}
+                if url.scheme == "https":
+                    self._proxy_headers = credentials
+                else:
+                    self._headers.update(credentials)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def stats(self) -> dict[str, int]:
         return dict(self._counts)
@@ -98,7 +149,8 @@ class OpenAICompatibleProvider(Provider):
         return json.dumps(body).encode()
 
     async def _complete(self, prompt: Prompt) -> Generation:
-        assert self._pool is not None, "start() first"
+        session = self._session
+        assert session is not None, "start() first"
         payload = self._payload(prompt)
         failure = ""
         for attempt in range(self._max_retries + 1):
@@ -108,17 +160,25 @@ class OpenAICompatibleProvider(Provider):
             status, retry_after = 0, None
             try:
                 self._counts["requests"] += 1
-                async with asyncio.timeout(self._timeout_s):
-                    response = await self._pool.post(payload)
-                status, body = response.status, response.body
-                if status != 200:
-                    retry_after = parse_retry_after(response.headers)
-            except HTTPConnectionError as exc:
-                failure = self._redact(f"connection failed: {exc}")
+                async with session.post(
+                    self._url,
+                    data=payload,
+                    headers=self._headers,
+                    proxy=self._proxy,
+                    proxy_headers=self._proxy_headers,
+                ) as response:
+                    status, body = response.status, await response.read()
+                    if status != 200:
+                        retry_after = parse_retry_after(response.headers)
+            except aiohttp.ConnectionTimeoutError:
+                failure = f"connection failed: connecting to {self._url} timed out"
                 self._counts["connection_errors"] += 1
             except TimeoutError:
                 failure = f"no response within {self._timeout_s:g}s"
                 self._counts["timeouts"] += 1
+            except aiohttp.ClientError as exc:
+                failure = self._redact(f"connection failed: {_connection_failure(exc)}")
+                self._counts["connection_errors"] += 1
             finally:
                 self._limiter.release()
             latency_ms = (time.monotonic() - granted_at) * 1000

@@ -1,6 +1,8 @@
-"""The provider's HTTP/1.1 client against real servers on loopback: keep-alive, the three ways a
-body can end, HTTPS with a certificate the system must trust, and proxies (CONNECT tunnels for
-https, absolute-form requests for http) through a small real forwarding proxy.
+"""How the provider sets up its HTTP client (aiohttp), against real servers on loopback:
+connections kept alive and bounded by the concurrency, HTTPS with a certificate the system must
+trust (``SSL_CERT_FILE``), and the proxies the environment names (CONNECT tunnels for https,
+absolute-form requests for http) through a small real forwarding proxy; and the three ways the
+fake server can end a body, so a change of client that mishandles one shows here.
 """
 
 from __future__ import annotations
