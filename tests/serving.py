@@ -1,8 +1,9 @@
-"""The app served on a real socket, as jobs need it: they call its internal job API over HTTP.
+"""The app served on a real socket: jobs call its internal job API over HTTP, and some tests
+need what a TestClient never shows (connection resets, keep-alive, many clients at once).
 
 ``uvicorn`` runs the app (and its lifespan, once) in a background thread on a free loopback
-port, and the settings point ``job_api_url`` at it. Tests talk to the same app through a
-``TestClient`` that is not entered as a context manager, so it does not run the lifespan again.
+port, and the settings point ``job_api_url`` at it. ``served_app`` adds a ``TestClient`` on the
+same app that is not entered as a context manager, so it does not run the lifespan again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assay.api.app import create_app
@@ -23,13 +25,13 @@ START_TIMEOUT = 120.0
 
 
 @contextlib.contextmanager
-def served_app(settings: Settings) -> Iterator[TestClient]:
+def live_server(settings: Settings) -> Iterator[tuple[FastAPI, str]]:
+    """The app built from ``settings``, served until the block ends, and its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = settings.model_copy(update={"job_api_url": f"http://127.0.0.1:{port}"})
-    app = create_app(settings)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(settings.model_copy(update={"job_api_url": url}))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -39,8 +41,14 @@ def served_app(settings: Settings) -> Iterator[TestClient]:
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
     try:
-        yield TestClient(app)
+        yield app, url
     finally:
         server.should_exit = True
         thread.join(timeout=60)
         sock.close()
+
+
+@contextlib.contextmanager
+def served_app(settings: Settings) -> Iterator[TestClient]:
+    with live_server(settings) as (app, _):
+        yield TestClient(app)

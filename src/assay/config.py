@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     ray_auth_token_file: Path | None = Field(
         default=None, description="token file of the cluster at ray_address (else Ray's own lookup)"
     )
+    ray_cluster_token_files: dict[str, Path] = Field(
+        default_factory=dict,
+        description="token file of each cluster a project is bound to, by its address (JSON object)",
+    )
     ray_user: str = Field(
         default="assay-ray", description="OS user of the local Ray head in multi-user mode (server as root)"
     )

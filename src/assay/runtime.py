@@ -53,7 +53,12 @@ class Runtime:
                     ray_user=settings.ray_user,
                     token_file=settings.ray_auth_token_file,
                 ),
-                lambda address: RayCompute(address, settings.home, settings.ray_python),
+                lambda address: RayCompute(
+                    address,
+                    settings.home,
+                    settings.ray_python,
+                    token_file=settings.ray_cluster_token_files.get(address),
+                ),
             ),
             tracker=open_tracker(settings),
         )

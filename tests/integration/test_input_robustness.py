@@ -17,13 +17,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from assay.api.app import create_app
 from assay.api.paging import MAX_COUNT
 from assay.datasets.streams import MAX_JSON_DEPTH
 from tests.conftest import Backend, make_settings
 from tests.helpers import jsonl_bytes
 from tests.integration.accounts import API
-from tests.integration.live import live_server
+from tests.serving import live_server
 
 SQLITE_LOCAL = Backend("sqlite", "local")
 
@@ -68,7 +67,7 @@ def test_file_versions_beyond_the_bound_are_refused(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     settings = make_settings(SQLITE_LOCAL, tmp_path_factory.mktemp("robust"), request)
-    with live_server(create_app(settings)) as base_url:
+    with live_server(settings) as (_, base_url):
         yield base_url
 
 

@@ -95,7 +95,9 @@ def test_runtime_env_carries_only_a_claim_and_the_key_arrives_through_the_api(
     assert job["status"] == "succeeded", logs
     assert set(provider.stats()["authorization"]) == {f"Bearer {PROVIDER_KEY}"}
 
-    info = JobSubmissionClient(ray_head.dashboard_url).get_job_info(job["id"])
+    info = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers()).get_job_info(
+        job["id"]
+    )
     env: dict[str, str] = info.runtime_env["env_vars"]
     assert {name for name in env if name.startswith("ASSAY_")} == {API_URL_ENV, CLAIM_ENV}
     assert env["HF_HUB_OFFLINE"] == "1"

@@ -22,7 +22,7 @@ from assay.config import Settings
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.accounts import API, Account, add_account, create_project
-from tests.integration.live import live_server
+from tests.serving import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +46,16 @@ class Target:
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     backend: Backend = request.param
     home = tmp_path_factory.mktemp(f"fuzz-{backend.id}")
-    app = create_app(make_settings(backend, home, request, reconcile_interval_seconds=3600.0))
-    with live_server(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+    settings = make_settings(backend, home, request, reconcile_interval_seconds=3600.0)
+    with live_server(settings) as (_, base_url), httpx.Client(base_url=base_url, timeout=30) as client:
         yield Target(base_url, *_seed(client))
 
 
 def _seed(client: httpx.Client) -> tuple[Account, dict[str, str]]:
     """As the local admin (anonymous on loopback): an owner, their project and its objects."""
     owner = add_account(client, "fuzz-owner")  # type: ignore[arg-type]
+    # Allowed to run code, so that the fuzzed script route gets past the permission check.
+    client.patch(f"{API}/users/fuzz-owner", json={"can_run_code": True}).raise_for_status()
     create_project(client, PROJECT_NAME, owner)  # type: ignore[arg-type]
     in_project = f"{API}/projects/{PROJECT}"
 

@@ -34,7 +34,13 @@ def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, ray_head: LocalRayHead
 ) -> Iterator[TestClient]:
     ray_head.ensure_started()
-    settings = make_settings(Backend("sqlite", "local"), Path(tmp_path_factory.mktemp("clusters")), request)
+    second: LocalRayHead = request.getfixturevalue("second_head")
+    settings = make_settings(
+        Backend("sqlite", "local"),
+        Path(tmp_path_factory.mktemp("clusters")),
+        request,
+        ray_cluster_token_files={second.dashboard_url: second.token_path},
+    )
     with served_app(settings) as client:
         yield client
 
@@ -60,7 +66,7 @@ def wait(
 
 def known_to(head: LocalRayHead, job_id: str) -> bool:
     try:
-        JobSubmissionClient(head.dashboard_url).get_job_info(job_id)
+        JobSubmissionClient(head.dashboard_url, headers=head.auth_headers()).get_job_info(job_id)
     except RuntimeError:
         return False
     return True
@@ -88,7 +94,8 @@ def test_jobs_run_on_the_cluster_of_their_project(
     assert app.patch(f"{API}/projects/team-b", json={"ray_address": None}).json()["ray_address"] is None
     assert app.put(f"{API}/projects/team-b/jobs/{running}/stop").status_code == 200
     assert wait(app, "team-b", running, TERMINAL, timeout=60)["status"] == "stopped"
-    info = JobSubmissionClient(second_head.dashboard_url).get_job_info(running)
+    client = JobSubmissionClient(second_head.dashboard_url, headers=second_head.auth_headers())
+    info = client.get_job_info(running)
     assert str(info.status.value) == "STOPPED"
     after = script(app, "team-b", "after-unbinding", "print('back home')")
     assert wait(app, "team-b", after, TERMINAL)["status"] == "succeeded"

@@ -19,7 +19,12 @@ FORWARDED = {"Host": "assay:8000", "X-Forwarded-Host": "lab.example.org:8443", "
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(home=tmp_path, trusted_proxies="10.0.0.0/24", cleanup_interval_seconds=3600.0)
+    settings = Settings(
+        home=tmp_path,
+        trusted_proxies="10.0.0.0/24",
+        allowed_hosts="testserver,assay,lab.example.org",
+        cleanup_interval_seconds=3600.0,
+    )
     with TestClient(create_app(settings), client=PROXY) as client:
         yield client
 

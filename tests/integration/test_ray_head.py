@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,19 +23,12 @@ from assay.compute.local_ray import temp_dir_for
 from assay.compute.processes import head_processes
 from assay.compute.ray import LOCAL_LOST_REASON
 from assay.testing.openai_server import OpenAIServer
-from assay.testing.servers import SeaweedS3
+from assay.testing.servers import SeaweedS3, free_port
 
 pytestmark = pytest.mark.slow
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 ADMIN_PASSWORD = "admin-password-for-ray-head-tests"
 VICTIM_KEY = "sk-victim-provider-key-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -54,7 +46,7 @@ class Server:
         return temp_dir_for(self.home / "ray")
 
     def start(self) -> Server:
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = {name: value for name, value in os.environ.items() if not name.startswith("ASSAY_")}
         env.update(ASSAY_HOME=str(self.home), ASSAY_RECONCILE_INTERVAL_SECONDS="0.3", **self.settings)
@@ -261,21 +253,27 @@ def processes_seen(logs: str) -> int:
     return int(logs.split("processes seen: ")[1].split()[0])
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="multi-user mode starts the head as another user (root only)")
-def test_multi_user_mode_runs_jobs_as_the_ray_user(
-    servers: list[Server], tmp_path: Path, seaweed: SeaweedS3
-) -> None:
-    home = tmp_path / "home"
+def multi_user_server(servers: list[Server], home: Path, seaweed: SeaweedS3, bucket: str) -> Server:
+    """``assay serve`` as root with credentials required, on S3 storage: the production shape."""
     server = Server(
         home,
         ASSAY_AUTH="required",
         ASSAY_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        ASSAY_STORAGE_URL=f"s3://{seaweed.create_bucket()}",
+        ASSAY_STORAGE_URL=f"s3://{bucket}",
         ASSAY_S3_ENDPOINT_URL=seaweed.endpoint_url,
         ASSAY_S3_ACCESS_KEY_ID=seaweed.access_key,
         ASSAY_S3_SECRET_ACCESS_KEY=seaweed.secret_key,
     ).start()
     servers.append(server)
+    return server
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="multi-user mode starts the head as another user (root only)")
+def test_multi_user_mode_runs_jobs_as_the_ray_user(
+    servers: list[Server], tmp_path: Path, seaweed: SeaweedS3
+) -> None:
+    home = tmp_path / "home"
+    server = multi_user_server(servers, home, seaweed, seaweed.create_bucket())
     assert server.process is not None
     private = [home / "secret.key", home / "assay.db", home / "ray" / "auth_token"]
     head_token = server.head_temp_dir / "auth_token"
@@ -344,16 +342,7 @@ def test_a_hostile_tenant_with_the_run_code_permission_gets_nothing(
     user without the permission cannot even submit it."""
     home = tmp_path / "home"
     bucket = seaweed.create_bucket()
-    server = Server(
-        home,
-        ASSAY_AUTH="required",
-        ASSAY_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        ASSAY_STORAGE_URL=f"s3://{bucket}",
-        ASSAY_S3_ENDPOINT_URL=seaweed.endpoint_url,
-        ASSAY_S3_ACCESS_KEY_ID=seaweed.access_key,
-        ASSAY_S3_SECRET_ACCESS_KEY=seaweed.secret_key,
-    ).start()
-    servers.append(server)
+    server = multi_user_server(servers, home, seaweed, bucket)
     provider = OpenAIServer(latency_s=1.0).start()
     try:
         with server.client() as admin:

@@ -7,13 +7,20 @@ this server's own files only.
 
 from __future__ import annotations
 
+import functools
 import html
+import importlib.resources
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs/assets"
+REDOC_SCRIPT = "redoc.standalone.js"
+# ReDoc's menu always shows its vendor's logo from the vendor's CDN; served without it, the page
+# asks no other host for anything (an empty src fetches nothing, and ReDoc then drops the image).
+VENDOR_LOGO = b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+
 # Beyond 'self': inline styles, which Swagger UI and ReDoc set from their scripts; data:
 # images, the icons in Swagger UI's stylesheet; blob: workers, which ReDoc's search builds
 # from its own script.
@@ -39,8 +46,19 @@ REDOC_PAGE = """<!doctype html>
 """
 
 
+@functools.cache
+def _redoc_script() -> bytes:
+    source = importlib.resources.files("fastapi_offline").joinpath("static", REDOC_SCRIPT).read_bytes()
+    return source.replace(VENDOR_LOGO, b'src:""')
+
+
 def install_docs(app: FastAPI) -> None:
     """Needs ``FastAPI(docs_url=None, redoc_url=None)``: these replace FastAPI's CDN pages."""
+
+    @app.get(f"{ASSETS}/{REDOC_SCRIPT}", include_in_schema=False)
+    def redoc_script() -> Response:
+        return Response(_redoc_script(), media_type="text/javascript")
+
     app.mount(
         ASSETS,
         StaticFiles(packages=[("fastapi_offline", "static"), ("assay.api", "static")]),

@@ -92,12 +92,18 @@ class RayCompute(ComputeEngine):
         return {}
 
     def _jobs(self) -> Any:
+        from ray.exceptions import AuthenticationError
         from ray.job_submission import JobSubmissionClient
 
         url = self._local.ensure_started() if self._local else str(self._address)
         if self._client is None or url != self._client_url:
             try:
                 self._client = JobSubmissionClient(url, headers=self._headers())
+            except AuthenticationError as exc:
+                raise EngineUnavailableError(
+                    f"Ray at {url} refused our token (ASSAY_RAY_AUTH_TOKEN_FILE, or "
+                    f"ASSAY_RAY_CLUSTER_TOKEN_FILES for a project's own cluster): {exc}"
+                ) from exc
             except (ConnectionError, RuntimeError) as exc:
                 raise EngineUnavailableError(f"Ray at {url} is unreachable: {exc}") from exc
             self._client_url = url
