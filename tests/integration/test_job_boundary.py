@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -130,6 +131,12 @@ def job_claim(client: TestClient, runtime: Runtime) -> Iterator[tuple[dict[str, 
     """A running job and a fresh claim token for it, as the reconciler would give it."""
     job = script_job(client, "scoped", SLEEPER)
     wait_for_status(client, job["id"], {"running"})
+    # Its command prints once the entrypoint has claimed the job's own credential, which the
+    # fresh claim below replaces: minted earlier, it would make the job's own claim fail.
+    deadline = time.monotonic() + 120
+    while "up" not in client.get(f"{API}/jobs/{job['id']}/logs").json()["logs"]:
+        assert time.monotonic() < deadline, "the job did not start its command"
+        time.sleep(0.3)
     with runtime.session_factory() as session:
         claim = JobCredentials(session).mint(uuid.UUID(job["id"]))
         session.commit()

@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("HEAD", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/assets/redoc.standalone.js"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     ("GET", f"{API}/health"): PUBLIC,
     ("POST", f"{API}/auth/login"): PUBLIC,

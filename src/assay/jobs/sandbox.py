@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,10 +26,21 @@ from assay.compute.processes import MARKER
 
 
 def hidden_paths(env: Mapping[str, str]) -> list[str]:
-    """The head's temp dir (sockets, session logs, its user's HOME and token copy) and the folder
-    of the token the head was given."""
-    paths = [env.get(MARKER, ""), os.path.dirname(env.get("RAY_AUTH_TOKEN_PATH", ""))]
-    return sorted({path for path in paths if path and os.path.isdir(path)})
+    """The machine's temp folders (every Ray head's temp dir with its sockets, session logs and
+    token copies lives there, and so does what other jobs leave), the head's temp dir and the
+    folder of the token the head was given, wherever they are; none inside another."""
+    paths = [
+        "/tmp",
+        tempfile.gettempdir(),
+        env.get(MARKER, ""),
+        os.path.dirname(env.get("RAY_AUTH_TOKEN_PATH", "")),
+    ]
+    found = sorted({path for path in paths if path and os.path.isdir(path)})
+    return [
+        path
+        for path in found
+        if not any(Path(path).is_relative_to(other) for other in found if other != path)
+    ]
 
 
 def _usable(bwrap: str) -> bool:
