@@ -60,10 +60,13 @@ class Reconciler:
         self.cleanup = ObjectCleanupService(session, store)
         self.workflows = WorkflowRunner(session, store, clusters, settings, signer)
 
-    def tick(self) -> None:
-        """Advance every active job, then every active workflow (whose steps are jobs)."""
+    def tick(self) -> bool:
+        """Advance every active job, then every active workflow (whose steps are jobs), then
+        submit the steps those workflows just created: a workflow never waits a tick between
+        seeing one step finish and submitting the next. Whether anything is still active."""
         self._advance_jobs()
-        for workflow_id in WorkflowRepository(self.session).active_ids():
+        workflows = WorkflowRepository(self.session)
+        for workflow_id in workflows.active_ids():
             workflow = self.session.get(WorkflowRecord, workflow_id)
             if workflow is None:
                 continue
@@ -72,10 +75,13 @@ class Reconciler:
             except Exception:
                 self.session.rollback()
                 log.exception("advancing workflow %s failed; will retry", workflow_id)
+        self._advance_jobs(created_only=True)
+        return bool(self.jobs.active_ids() or workflows.active_ids())
 
-    def _advance_jobs(self) -> None:
+    def _advance_jobs(self, created_only: bool = False) -> None:
         unreachable: set[str | None] = set()  # clusters that failed this tick: skip their jobs
-        for job_id in self.jobs.active_ids():
+        ids = self.jobs.ids_with_status(JobStatus.CREATED) if created_only else self.jobs.active_ids()
+        for job_id in ids:
             job = self.jobs.by_id(job_id)
             if job is None or job.ray_address in unreachable:
                 continue
