@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     )
     tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0
+    warm_pool: bool = Field(
+        default=True,
+        description="built-in jobs run in a warm worker (a long-lived engine job), not each in its own",
+    )
+    warm_pool_slots: int = Field(
+        default=4, ge=1, le=64, description="built-in jobs one warm worker runs at once"
+    )
     job_api_url: str | None = Field(
         default=None, description="URL at which jobs reach this server's internal job API"
     )
