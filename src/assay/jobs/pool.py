@@ -75,6 +75,14 @@ class Worker:
         self.folder = Path(tempfile.mkdtemp(prefix="assay-warm-"))
 
     def serve(self) -> int:
+        """Import what built-in jobs need, module by module, taking work in between: the job
+        the worker was started for, and the step after it, do not wait for the whole warm-up."""
+        for name in WARM_MODULES:
+            if len(self.children) < self.slots:
+                self._take(0)
+            self._reap()
+            _preload(name)
+        log.info("warm worker ready (%d slots)", self.slots)
         unreachable_since: float | None = None
         while True:
             try:
@@ -201,13 +209,12 @@ def _run_child(parent_client: httpx.Client, taken: dict[str, Any], output: Path)
         os._exit(code)
 
 
-def warm_up() -> None:
+def _preload(name: str) -> None:
     """Import once what every built-in job would import again: the point of a warm worker."""
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # an optional extra that is not installed
-            log.info("not preloaded: %s (%s)", name, exc)
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # an optional extra that is not installed
+        log.info("not preloaded: %s (%s)", name, exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,8 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     if not token or not url:
         print(f"{WORKER_ENV} and {API_URL_ENV} must be set", file=sys.stderr)
         return 2
-    warm_up()
-    log.info("warm worker ready (%d slots)", args.slots)
     return Worker(url, token, args.slots).serve()
 
 
