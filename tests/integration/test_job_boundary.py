@@ -101,7 +101,8 @@ def test_the_engine_sees_no_job_credential_and_the_key_arrives_through_the_api(
     with runtime.session_factory() as session:
         worker_id = session.get(JobRecord, uuid.UUID(job["id"])).worker_id  # type: ignore[union-attr]
     assert worker_id is not None
-    info = JobSubmissionClient(ray_head.dashboard_url).get_job_info(worker_id)
+    dashboard = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers())
+    info = dashboard.get_job_info(worker_id)
     env: dict[str, str] = info.runtime_env["env_vars"]
     assert {name for name in env if name.startswith("ASSAY_")} == {API_URL_ENV, WORKER_ENV}
     assert env["HF_HUB_OFFLINE"] == "1"

@@ -94,20 +94,29 @@ class Worker:
                 if self.children:
                     self._beat()
                 unreachable_since = None
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code == 401:
+            except (httpx.HTTPStatusError, httpx.TransportError) as exc:
+                status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+                if status == 401:
                     log.info("the job API retired this worker; ending")
                     self._stop_all()
                     return 0
-                raise
-            except httpx.TransportError as exc:
-                unreachable_since = unreachable_since or time.monotonic()
-                if time.monotonic() - unreachable_since > GIVE_UP:
-                    log.error("the job API is unreachable for %.0f s (%s); ending", GIVE_UP, exc)
-                    self._stop_all()
+                if status is not None and status < 500:
+                    raise
+                unreachable_since = self._wait_for_api(unreachable_since, exc)
+                if unreachable_since is None:
                     return 1
-                time.sleep(1)
-                self._reap()
+
+    def _wait_for_api(self, since: float | None, exc: Exception) -> float | None:
+        """When the API first failed, or ``None`` when it has failed for too long (the worker
+        then kills its jobs' processes and ends)."""
+        since = since or time.monotonic()
+        if time.monotonic() - since > GIVE_UP:
+            log.error("the job API failed for %.0f s (%s); ending", GIVE_UP, exc)
+            self._stop_all()
+            return None
+        time.sleep(1)
+        self._reap()
+        return since
 
     def _take(self, wait: float) -> None:
         response = self.client.post("take", params={"wait": wait})

@@ -9,6 +9,7 @@ from assay.records import JobRecord, JobStatus, WarmWorkerRecord
 from assay.repositories.base import Repository
 
 POOL_RUNNER = "pool"
+ENGINE_RUNNER = "engine"  # a job the pool gave back: an engine job of its own from then on
 
 
 class WarmWorkerRepository(Repository[WarmWorkerRecord]):

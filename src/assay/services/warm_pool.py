@@ -37,7 +37,7 @@ from assay.jobs.environment import API_URL_ENV, WORKER_ENV, passed_env
 from assay.naming import engine_labels
 from assay.records import JobKind, JobRecord, JobStatus, WarmWorkerRecord
 from assay.records.base import utcnow
-from assay.repositories.warm_workers import POOL_RUNNER, WarmWorkerRepository
+from assay.repositories.warm_workers import ENGINE_RUNNER, POOL_RUNNER, WarmWorkerRepository
 from assay.security.job_tokens import WORKER_PREFIX, new_worker_token
 from assay.security.tokens import token_hash
 from assay.services.job_credentials import JobCredentials
@@ -76,7 +76,7 @@ class WarmPool:
         self.workers = WarmWorkerRepository(session)
 
     def accepts(self, job: JobRecord) -> bool:
-        return self.settings.warm_pool and job.kind in BUILT_IN and not job.ray_address
+        return self.settings.warm_pool and job.runner is None and job.kind in BUILT_IN and not job.ray_address
 
     def dispatch(self, job: JobRecord) -> None:
         """Hand the job to the pool: a worker takes it at its next call (the caller commits)."""
@@ -140,7 +140,7 @@ class WarmPool:
 
     def fall_back(self, job: JobRecord) -> None:
         log.warning("no warm worker took job %s in time; it runs as an engine job of its own", job.id)
-        job.runner = None
+        job.runner = ENGINE_RUNNER
         job.status = JobStatus.CREATED
 
 
