@@ -29,7 +29,7 @@ class WarmWorkerRepository(Repository[WarmWorkerRecord]):
             .where(
                 JobRecord.runner == POOL_RUNNER,
                 JobRecord.worker_id.is_(None),
-                JobRecord.status == str(JobStatus.PENDING),
+                JobRecord.status.in_([str(JobStatus.PENDING)]),
                 JobRecord.stop_requested.is_(False),
                 JobRecord.kind.in_(kinds),
             )
