@@ -51,7 +51,7 @@ WARM_MODULES = (
 WAIT_IDLE = 10.0
 WAIT_BUSY = 1.0
 STOP_GRACE = 5.0
-GIVE_UP = 120.0  # seconds without reaching the job API before the worker ends itself
+GIVE_UP = 60.0  # seconds without reaching the job API before the worker ends itself
 
 
 @dataclass
