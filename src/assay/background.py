@@ -1,6 +1,7 @@
 """The server's background duties: each runs in every process, but only its leader acts.
 
-- reconcile: advance jobs and workflows (``Reconciler``)
+- reconcile: advance jobs and workflows (``Reconciler``); woken at once by a request that
+  creates or changes one (``assay.wakeup``), and looking often while any is active
 - track: replay the tracking outbox into MLflow (``TrackingDrain``), apart from reconciling so
   that a slow tracking server never delays a job
 - clean: delete object prefixes nothing points at (idempotent, so every process may sweep)
@@ -20,14 +21,15 @@ from assay.services.cleanup import ObjectCleanupService
 from assay.services.leadership import Leadership, holder_id
 from assay.services.reconciler import Reconciler
 from assay.services.tracking import TrackingDrain
+from assay.wakeup import QUIET, Wakeup
 
 log = logging.getLogger(__name__)
 SHUTDOWN_REASON = "the server shut down, and its local Ray head with it"
 Duty = Callable[[Runtime, Session], object]
 
 
-def reconcile(runtime: Runtime, session: Session) -> None:
-    Reconciler(
+def reconcile(runtime: Runtime, session: Session) -> bool:
+    return Reconciler(
         session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
     ).tick()
 
@@ -55,10 +57,12 @@ def clean(runtime: Runtime, session: Session) -> None:
     ObjectCleanupService(session, runtime.store).sweep()
 
 
-def _run_once(runtime: Runtime, name: str, duty: Duty, holder: str | None) -> None:
-    with runtime.session_factory() as session:
+def _run_once(runtime: Runtime, name: str, duty: Duty, holder: str | None) -> object:
+    """What the duty returned (true: it has work in flight), or ``None`` when another leads."""
+    with runtime.session_factory(info={QUIET: True}) as session:
         if holder is None or Leadership(session).take(name, holder):
-            duty(runtime, session)
+            return duty(runtime, session)
+    return None
 
 
 def _give_up(runtime: Runtime, name: str, holder: str) -> None:
@@ -67,17 +71,31 @@ def _give_up(runtime: Runtime, name: str, holder: str) -> None:
 
 
 async def run_duty(
-    runtime: Runtime, name: str, duty: Duty, interval: float, leader_only: bool = True
+    runtime: Runtime,
+    name: str,
+    duty: Duty,
+    interval: float,
+    leader_only: bool = True,
+    *,
+    busy_interval: float | None = None,
+    wakeup: Wakeup | None = None,
 ) -> None:
-    """Run ``duty`` every ``interval`` seconds until cancelled; errors are logged, never fatal."""
+    """Run ``duty`` every ``interval`` seconds until cancelled, every ``busy_interval`` while
+    it returns true (work in flight), and at once when ``wakeup`` is set; errors are logged,
+    never fatal."""
     holder = holder_id() if leader_only else None
     try:
         while True:
+            busy: object = False
             try:
-                await anyio.to_thread.run_sync(_run_once, runtime, name, duty, holder)
+                busy = await anyio.to_thread.run_sync(_run_once, runtime, name, duty, holder)
             except Exception:
                 log.exception("background duty %s failed", name)
-            await asyncio.sleep(interval)
+            pause = min(interval, busy_interval) if busy and busy_interval is not None else interval
+            if wakeup is None:
+                await asyncio.sleep(pause)
+            else:
+                await wakeup.wait(pause)
     finally:
         if holder is not None:
             with anyio.CancelScope(shield=True):
@@ -87,7 +105,16 @@ async def run_duty(
 def start_duties(runtime: Runtime) -> list[asyncio.Task[None]]:
     settings = runtime.settings
     return [
-        asyncio.create_task(run_duty(runtime, "reconciler", reconcile, settings.reconcile_interval_seconds)),
+        asyncio.create_task(
+            run_duty(
+                runtime,
+                "reconciler",
+                reconcile,
+                settings.reconcile_interval_seconds,
+                busy_interval=settings.reconcile_busy_interval_seconds,
+                wakeup=runtime.reconciler_wakeup,
+            )
+        ),
         asyncio.create_task(run_duty(runtime, "tracking", track, settings.tracking_interval_seconds)),
         asyncio.create_task(run_duty(runtime, "cleanup", clean, settings.cleanup_interval_seconds, False)),
     ]

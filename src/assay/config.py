@@ -92,9 +92,24 @@ class Settings(BaseSettings):
     ray_user: str = Field(
         default="assay-ray", description="OS user of the local Ray head in multi-user mode (server as root)"
     )
-    reconcile_interval_seconds: float = 1.0
+    reconcile_interval_seconds: float = Field(
+        default=1.0, description="how often the reconciler looks while no job or workflow is active"
+    )
+    reconcile_busy_interval_seconds: float = Field(
+        default=0.2, description="how often it looks while a job or workflow is active"
+    )
+    reconcile_wakeup: bool = Field(
+        default=True, description="a request that creates or changes a job or workflow wakes the reconciler"
+    )
     tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0
+    warm_pool: bool = Field(
+        default=True,
+        description="built-in jobs run in a warm worker (a long-lived engine job), not each in its own",
+    )
+    warm_pool_slots: int = Field(
+        default=4, ge=1, le=64, description="built-in jobs one warm worker runs at once"
+    )
     job_api_url: str | None = Field(
         default=None, description="URL at which jobs reach this server's internal job API"
     )

@@ -17,6 +17,7 @@ from assay.security.secret_box import SecretBox
 from assay.services.catalog import ModelCatalog
 from assay.storage import ObjectStore, open_store
 from assay.tracking import Tracker, open_tracker
+from assay.wakeup import Wakeup, wake_on_changes
 
 
 @dataclass
@@ -30,16 +31,21 @@ class Runtime:
     catalog: ModelCatalog
     clusters: ComputeRegistry
     tracker: Tracker
+    reconciler_wakeup: Wakeup
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         settings.home.mkdir(parents=True, exist_ok=True)
         engine = build_engine(settings.resolved_database_url)
         master_key = load_master_key(settings)
+        session_factory = build_session_factory(engine)
+        wakeup = Wakeup()
+        if settings.reconcile_wakeup:
+            wake_on_changes(session_factory, wakeup)
         return cls(
             settings=settings,
             engine=engine,
-            session_factory=build_session_factory(engine),
+            session_factory=session_factory,
             store=open_store(settings),
             secret_box=SecretBox(master_key),
             link_signer=LinkSigner(master_key),
@@ -61,6 +67,7 @@ class Runtime:
                 ),
             ),
             tracker=open_tracker(settings),
+            reconciler_wakeup=wakeup,
         )
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
-BACKGROUND_MARKERS = ("leases", "tracking_", "object_cleanups", ".status IN")
+BACKGROUND_MARKERS = ("leases", "tracking_", "object_cleanups", ".status IN", "warm_workers")
 ROWS = [
     {
         "examples": f"The committee met on day {i} and approved budget number {i}.",

@@ -19,7 +19,8 @@ from ray.job_submission import JobSubmissionClient
 
 from assay.compute.local_ray import LocalRayHead
 from assay.jobs.connection import connect
-from assay.jobs.environment import API_URL_ENV, CLAIM_ENV
+from assay.jobs.environment import API_URL_ENV, CLAIM_ENV, WORKER_ENV
+from assay.records import JobRecord
 from assay.runtime import Runtime
 from assay.security.keys import load_master_key
 from assay.services.job_credentials import JobCredentials
@@ -72,7 +73,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_runtime_env_carries_only_a_claim_and_the_key_arrives_through_the_api(
+def test_the_engine_sees_no_job_credential_and_the_key_arrives_through_the_api(
     client: TestClient, runtime: Runtime, ray_head: LocalRayHead, provider: OpenAIServer
 ) -> None:
     secret = {"value": PROVIDER_KEY, "description": "provider key", "allowed_hosts": ["127.0.0.1"]}
@@ -96,20 +97,29 @@ def test_runtime_env_carries_only_a_claim_and_the_key_arrives_through_the_api(
     assert job["status"] == "succeeded", logs
     assert set(provider.stats()["authorization"]) == {f"Bearer {PROVIDER_KEY}"}
 
-    info = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers()).get_job_info(
-        job["id"]
-    )
+    # A built-in job runs in the warm worker: what Ray shows is the worker's environment, with
+    # the worker's token and no claim of any job.
+    with runtime.session_factory() as session:
+        worker_id = session.get(JobRecord, uuid.UUID(job["id"])).worker_id  # type: ignore[union-attr]
+    assert worker_id is not None
+    dashboard = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers())
+    info = dashboard.get_job_info(worker_id)
     env: dict[str, str] = info.runtime_env["env_vars"]
-    assert {name for name in env if name.startswith("ASSAY_")} == {API_URL_ENV, CLAIM_ENV}
+    assert {name for name in env if name.startswith("ASSAY_")} == {API_URL_ENV, WORKER_ENV}
     assert env["HF_HUB_OFFLINE"] == "1"
     shown = json.dumps([info.runtime_env, info.metadata, info.entrypoint])
     record = json.dumps(client.get(f"{API}/projects/default/jobs/{job['id']}").json())
     for value in server_secrets(runtime):
         assert value not in shown
         assert value not in logs and value not in record
-    assert env[CLAIM_ENV] not in logs and env[CLAIM_ENV] not in record
-    # Read from the dashboard afterwards, the claim token is worth nothing.
-    assert client.post(f"{JOB_API}/claim", headers=bearer(env[CLAIM_ENV])).status_code == 401
+    worker_token = env[WORKER_ENV]
+    assert worker_token not in logs and worker_token not in record
+    # The worker's token takes work and nothing else: no key, no object, no claim.
+    as_worker = bearer(worker_token)
+    assert client.get(f"{JOB_API}/secret", headers=as_worker).status_code == 401
+    listing = client.get(f"{JOB_API}/objects", params={"prefix": "projects/"}, headers=as_worker)
+    assert listing.status_code == 401
+    assert client.post(f"{JOB_API}/claim", headers=as_worker).status_code == 401
 
 
 def test_script_sees_none_of_the_servers_environment(client: TestClient, runtime: Runtime) -> None:

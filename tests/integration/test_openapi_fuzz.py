@@ -46,7 +46,8 @@ class Target:
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     backend: Backend = request.param
     home = tmp_path_factory.mktemp(f"fuzz-{backend.id}")
-    settings = make_settings(backend, home, request, reconcile_interval_seconds=3600.0)
+    quiet = {"reconcile_interval_seconds": 3600.0, "reconcile_wakeup": False}
+    settings = make_settings(backend, home, request, **quiet)
     with live_server(settings) as (_, base_url), httpx.Client(base_url=base_url, timeout=30) as client:
         yield Target(base_url, *_seed(client))
 

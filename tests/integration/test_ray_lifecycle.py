@@ -12,7 +12,10 @@ from fastapi.testclient import TestClient
 from assay.compute.local_ray import LocalRayHead
 from assay.compute.ray import RayCompute
 from assay.services.reconciler import LOST_REASON
+from assay.services.warm_pool import GONE_REASON
+from assay.testing.openai_server import OpenAIServer
 from tests.conftest import Backend, make_settings
+from tests.helpers import csv_bytes
 from tests.integration.jobs_helpers import script_job, wait_for_status
 from tests.serving import served_app
 
@@ -41,6 +44,39 @@ def test_job_fails_with_a_clear_reason_when_ray_restarts(app: TestClient, ray_he
     assert finished["status"] == "failed"
     assert finished["message"] == LOST_REASON
     assert app.get("/api/v1/projects/default/jobs").json()["total"] == 1
+
+
+def test_a_built_in_job_in_the_warm_worker_fails_as_lost_when_ray_restarts_and_the_next_runs(
+    app: TestClient, ray_head: LocalRayHead
+) -> None:
+    ray_head.ensure_started()
+    dataset = app.post("/api/v1/datasets/", files={"dataset": ("d.csv", csv_bytes())}).json()["id"]
+    provider = OpenAIServer(latency_s=10.0).start()
+    try:
+        slow = {
+            "provider": "openai-compatible",
+            "model": "m",
+            "base_url": provider.base_url,
+            "max_concurrency": 1,
+        }
+        job = _inference(app, dataset, slow)
+        wait_for_status(app, job, {"running"})
+        ray_head.stop()
+        ray_head.ensure_started()
+        finished = wait_for_status(app, job)
+    finally:
+        provider.stop()
+    assert finished["status"] == "failed"
+    assert finished["message"] == GONE_REASON
+    again = wait_for_status(app, _inference(app, dataset, {"provider": "mock", "model": "{prompt}"}))
+    assert again["status"] == "succeeded", again.get("message")
+
+
+def _inference(app: TestClient, dataset: str, config: dict[str, object]) -> str:
+    body = {"name": "pooled", "dataset": dataset, "job_config": {"job_type": "inference", **config}}
+    created = app.post("/api/v1/jobs/inference/", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
 
 
 def test_embedded_mode_starts_and_stops_its_own_ray_head(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assay.api.credentials import read_bearer, read_credentials
 from assay.api.public_url import public_base_url
-from assay.records import JobRecord, ProjectRecord, Role, UserRecord
+from assay.records import JobRecord, ProjectRecord, Role, UserRecord, WarmWorkerRecord
 from assay.runtime import Runtime
 from assay.services.audit import AuditTrail
 from assay.services.auth import Authenticator
@@ -28,6 +28,7 @@ from assay.services.links import DownloadLinks
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
 from assay.services.users import UserService, require_admin
+from assay.services.warm_pool import WorkerDesk
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -176,6 +177,17 @@ def get_current_job(
     return credentials.authenticate(read_bearer(request))
 
 
+def get_worker_desk(session: SessionDep, runtime: RuntimeDep) -> WorkerDesk:
+    return WorkerDesk(session, runtime.store)
+
+
+def get_current_worker(
+    request: Request, desk: Annotated[WorkerDesk, Depends(get_worker_desk)]
+) -> WarmWorkerRecord:
+    """The warm worker whose token the request carries (401 otherwise)."""
+    return desk.authenticate(read_bearer(request))
+
+
 def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
@@ -206,4 +218,6 @@ CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 JobCredentialsDep = Annotated[JobCredentials, Depends(get_job_credentials)]
 JobAccessDep = Annotated[JobAccess, Depends(get_job_access)]
 CurrentJob = Annotated[JobRecord, Depends(get_current_job)]
+WorkerDeskDep = Annotated[WorkerDesk, Depends(get_worker_desk)]
+CurrentWorker = Annotated[WarmWorkerRecord, Depends(get_current_worker)]
 DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]

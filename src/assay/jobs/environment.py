@@ -18,6 +18,7 @@ BASICS = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", 
 SERVER_PREFIX = "ASSAY_"
 API_URL_ENV = "ASSAY_JOB_API_URL"
 CLAIM_ENV = "ASSAY_JOB_CLAIM_TOKEN"
+WORKER_ENV = "ASSAY_JOB_WORKER_TOKEN"
 
 
 def allowed_names(extra: Iterable[str] = ()) -> tuple[str, ...]:

@@ -66,7 +66,8 @@ def _exec_script(document: JobDocument, env_names: Iterable[str]) -> None:
     os.execvpe(argv[0], argv, env)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, warm: bool = False) -> int:
+    """``warm``: run by a warm worker (``assay.jobs.pool``), which runs built-in jobs only."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     document = read_document(store, args[0])
     log.info("job %s (%s) %r starting", document.job_id, document.kind, document.name)
     if document.kind == "script":
+        if warm:
+            raise PermissionError("a warm worker runs built-in jobs only, never user code")
         _exec_script(document, connection.env_names if connection else ())
     with recorded(store, document.kind, document.config, document.results_prefix):
         api_key = connection.api_key() if connection else None

@@ -16,6 +16,7 @@ from assay.records.secret import SecretRecord
 from assay.records.token import TokenKind, TokenRecord
 from assay.records.tracking import OutboxState, TrackingLinkRecord, TrackingOutboxRecord
 from assay.records.user import UserRecord
+from assay.records.warm_worker import WarmWorkerRecord
 
 __all__ = [
     "AuditEventRecord",
@@ -41,6 +42,7 @@ __all__ = [
     "TrackingLinkRecord",
     "TrackingOutboxRecord",
     "UserRecord",
+    "WarmWorkerRecord",
     "WorkflowRecord",
     "WorkflowStatus",
 ]

@@ -62,6 +62,12 @@ class JobRecord(Base):
     )
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when a warm worker runs the job instead of an engine job of its own (``warm_pool``):
+    # the worker that took it, when it last said the job runs, and how it ended.
+    runner: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    worker_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    worker_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )

@@ -34,6 +34,10 @@ class JobRepository(Repository[JobRecord]):
         query = select(JobRecord.id).where(JobRecord.status.in_([str(status) for status in ACTIVE]))
         return list(self.session.scalars(query.order_by(JobRecord.created_at)))
 
+    def ids_with_status(self, *statuses: JobStatus) -> list[uuid.UUID]:
+        query = select(JobRecord.id).where(JobRecord.status.in_([str(status) for status in statuses]))
+        return list(self.session.scalars(query.order_by(JobRecord.created_at)))
+
 
 class LeaseRepository(Repository[LeaseRecord]):
     record = LeaseRecord

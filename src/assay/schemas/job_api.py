@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,3 +31,24 @@ class JobObjectList(BaseModel):
 
 class JobObjectsDeleted(BaseModel):
     deleted: int
+
+
+class WorkerTake(BaseModel):
+    job_id: uuid.UUID
+    claim_token: str = Field(description="the job's own claim token, for the process that runs it")
+    config_key: str
+
+
+class WorkerBeat(BaseModel):
+    job_ids: list[uuid.UUID] = Field(max_length=1024, description="the jobs the worker runs now")
+
+
+class WorkerStops(BaseModel):
+    stop: list[uuid.UUID] = Field(description="jobs the worker must stop")
+
+
+class WorkerFinished(BaseModel):
+    job_id: uuid.UUID
+    status: Literal["succeeded", "failed", "stopped"]
+    message: str = Field(default="", max_length=4000)
+    output: str = Field(default="", max_length=64 * 1024 * 1024, description="what the job printed")

@@ -15,7 +15,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
+from assay.compute import ComputeEngine, ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
 from assay.jobs.document import JobDocument
 from assay.jobs.environment import API_URL_ENV, CLAIM_ENV, passed_env
@@ -27,12 +27,14 @@ from assay.records.base import utcnow
 from assay.repositories.experiments import WorkflowRepository
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
+from assay.repositories.warm_workers import POOL_RUNNER
 from assay.security.job_tokens import REDACTED, redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.security.secret_box import SecretBox
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import GeneratedDataset, register_generated_dataset
 from assay.services.job_credentials import JobCredentials
+from assay.services.warm_pool import GONE_REASON, Fallback, WarmPool, worker_logs_key
 from assay.services.workflow_runner import WorkflowRunner
 from assay.storage import ObjectStore, StorageError
 
@@ -59,11 +61,16 @@ class Reconciler:
         self.jobs = JobRepository(session)
         self.cleanup = ObjectCleanupService(session, store)
         self.workflows = WorkflowRunner(session, store, clusters, settings, signer)
+        self.pool = WarmPool(session, clusters.default, settings)
+        self._pool_busy = False  # a job of this pass runs or waits in the warm pool
 
-    def tick(self) -> None:
-        """Advance every active job, then every active workflow (whose steps are jobs)."""
+    def tick(self) -> bool:
+        """Advance every active job, then every active workflow (whose steps are jobs), then
+        submit the steps those workflows just created: a workflow never waits a tick between
+        seeing one step finish and submitting the next. Whether anything is still active."""
         self._advance_jobs()
-        for workflow_id in WorkflowRepository(self.session).active_ids():
+        workflows = WorkflowRepository(self.session)
+        for workflow_id in workflows.active_ids():
             workflow = self.session.get(WorkflowRecord, workflow_id)
             if workflow is None:
                 continue
@@ -72,10 +79,19 @@ class Reconciler:
             except Exception:
                 self.session.rollback()
                 log.exception("advancing workflow %s failed; will retry", workflow_id)
+        self._advance_jobs(created_only=True)
+        if self._pool_busy:
+            try:
+                self.pool.keep_worker(needed=True)
+            except EngineUnavailableError as exc:
+                self.session.rollback()
+                log.warning("the warm worker cannot be checked or started now: %s", exc)
+        return bool(self.jobs.active_ids() or workflows.active_ids())
 
-    def _advance_jobs(self) -> None:
+    def _advance_jobs(self, created_only: bool = False) -> None:
         unreachable: set[str | None] = set()  # clusters that failed this tick: skip their jobs
-        for job_id in self.jobs.active_ids():
+        ids = self.jobs.ids_with_status(JobStatus.CREATED) if created_only else self.jobs.active_ids()
+        for job_id in ids:
             job = self.jobs.by_id(job_id)
             if job is None or job.ray_address in unreachable:
                 continue
@@ -95,19 +111,31 @@ class Reconciler:
             self._submit(job)
             return
         compute = self.clusters.engine(job.ray_address)
-        info = compute.info(str(job.id))
+        pooled = job.runner == POOL_RUNNER
+        if pooled:
+            self._pool_busy = True
+            try:
+                info = self.pool.view(job)
+            except Fallback:
+                self.pool.fall_back(job)
+                self.session.commit()
+                return
+        else:
+            info = compute.info(str(job.id))
         if info is None:
-            self._finish(job, JobStatus.FAILED, compute.lost_reason() or LOST_REASON)
+            self._finish(
+                job, JobStatus.FAILED, GONE_REASON if pooled else compute.lost_reason() or LOST_REASON
+            )
             return
-        if job.stop_requested and info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
-            compute.stop(str(job.id))
+        if job.stop_requested and not pooled and info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
+            compute.stop(str(job.id))  # a warm worker hears of the stop at its next call
         if info.status in (EngineStatus.PENDING, EngineStatus.RUNNING):
             if info.status == EngineStatus.RUNNING and job.status != JobStatus.RUNNING:
                 job.status = JobStatus.RUNNING
                 job.started_at = info.started_at or utcnow()
                 self.session.commit()
             return
-        logs = compute.logs(str(job.id))
+        logs = self._output(job, compute)
         job.started_at = job.started_at or info.started_at
         self._store_logs(job, logs)
         if info.status == EngineStatus.SUCCEEDED:
@@ -133,7 +161,7 @@ class Reconciler:
             if job is None or job.status == JobStatus.CREATED or job.ray_address:
                 continue
             try:
-                self._store_logs(job, compute.logs(str(job.id)))
+                self._store_logs(job, self._output(job, compute))
             except (EngineUnavailableError, StorageError) as exc:
                 log.warning("keeping the logs of job %s on shutdown failed: %s", job.id, exc)
             self._finish(job, JobStatus.STOPPED, reason)
@@ -143,6 +171,11 @@ class Reconciler:
     def _submit(self, job: JobRecord) -> None:
         if job.stop_requested:
             self._finish(job, JobStatus.STOPPED, "stopped before it started")
+            return
+        if self.pool.accepts(job):
+            self.pool.dispatch(job)  # its claim token is minted when a worker takes it
+            self.session.commit()
+            self._pool_busy = True
             return
         try:
             if not self._submitted_before(job):
@@ -178,6 +211,16 @@ class Reconciler:
         argv = [self.clusters.engine(job.ray_address).python(), "-m", "assay.jobs.run", job.config_key]
         cpus = float(job.config.get("num_cpus", self.settings.job_cpus))
         return JobSpec(str(job.id), argv, env, labels, cpus)
+
+    def _output(self, job: JobRecord, compute: ComputeEngine) -> str:
+        """What the job printed: the engine's logs, or what its warm worker left."""
+        if job.runner != POOL_RUNNER:
+            return compute.logs(str(job.id))
+        try:
+            with self.store.open_reader(worker_logs_key(job)) as reader:
+                return str(reader.read().decode(errors="replace"))
+        except (KeyError, StorageError):
+            return ""
 
     def _secret(self, job: JobRecord) -> str | None:
         name = job.config.get("secret_key_name")

@@ -16,9 +16,27 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from assay.api.credentials import read_bearer
-from assay.api.deps import CurrentJob, JobAccessDep, JobCredentialsDep, RuntimeDep
+from assay.api.deps import (
+    CurrentJob,
+    CurrentWorker,
+    JobAccessDep,
+    JobCredentialsDep,
+    RuntimeDep,
+    WorkerDeskDep,
+)
+from assay.compute import EngineStatus
 from assay.errors import InvalidInputError, StorageUnavailableError
-from assay.schemas.job_api import JobApiKey, JobClaim, JobObject, JobObjectList, JobObjectsDeleted
+from assay.schemas.job_api import (
+    JobApiKey,
+    JobClaim,
+    JobObject,
+    JobObjectList,
+    JobObjectsDeleted,
+    WorkerBeat,
+    WorkerFinished,
+    WorkerStops,
+    WorkerTake,
+)
 from assay.storage import ObjectWriter, StorageError
 
 router = APIRouter()
@@ -33,6 +51,30 @@ def claim(request: Request, credentials: JobCredentialsDep, runtime: RuntimeDep)
     return JobClaim(
         token=token, job_id=job.id, config_key=job.config_key, env_names=list(runtime.settings.job_env_names)
     )
+
+
+@router.post("/worker/take", response_model=WorkerTake, responses={204: {"description": "no job came"}})
+def worker_take(
+    worker: CurrentWorker, desk: WorkerDeskDep, wait: Annotated[float, Query(ge=0, le=30)] = 0
+) -> WorkerTake | Response:
+    """A warm worker's next built-in job and that job's own claim token; waits up to ``wait``
+    seconds for one."""
+    taken = desk.take(worker, wait)
+    if taken is None:
+        return Response(status_code=204)
+    return WorkerTake(job_id=taken.job_id, claim_token=taken.claim_token, config_key=taken.config_key)
+
+
+@router.post("/worker/beat", response_model=WorkerStops)
+def worker_beat(body: WorkerBeat, worker: CurrentWorker, desk: WorkerDeskDep) -> WorkerStops:
+    """The worker still runs these jobs; the answer names those it must stop."""
+    return WorkerStops(stop=desk.beat(worker, body.job_ids))
+
+
+@router.post("/worker/finished", status_code=204)
+def worker_finished(body: WorkerFinished, worker: CurrentWorker, desk: WorkerDeskDep) -> Response:
+    desk.finished(worker, body.job_id, EngineStatus(body.status), body.message, body.output)
+    return Response(status_code=204)
 
 
 @router.get("/secret", response_model=JobApiKey)
