@@ -41,7 +41,8 @@ FAKE_SERVER_ENV = {
     "ASSAY_SECRET_KEY": "fake-master-key-4242-4242",
     "ASSAY_DATABASE_URL": "postgresql://fake:fake-db-password-4242@nowhere/db",
 }
-SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(300)"]
+STARTED = "sleeper started"
+SLEEPER = [sys.executable, "-c", f"import time; print({STARTED!r}, flush=True); time.sleep(300)"]
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +145,7 @@ def job_claim(client: TestClient, runtime: Runtime) -> Iterator[tuple[dict[str, 
     # Its command prints once the entrypoint has claimed the job's own credential, which the
     # fresh claim below replaces: minted earlier, it would make the job's own claim fail.
     deadline = time.monotonic() + 120
-    while "up" not in client.get(f"{API}/jobs/{job['id']}/logs").json()["logs"]:
+    while STARTED not in client.get(f"{API}/jobs/{job['id']}/logs").json()["logs"]:
         assert time.monotonic() < deadline, "the job did not start its command"
         time.sleep(0.3)
     with runtime.session_factory() as session:

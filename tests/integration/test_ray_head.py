@@ -243,7 +243,8 @@ print("assay variables:", sorted(name for name in os.environ if name.startswith(
 def probe(server: Server, *paths: Path | str) -> str:
     """Run ``PROBE`` as a script job of ``server`` and return its logs."""
     job_id = server.script_job([sys.executable, "-c", PROBE, *map(str, paths)])
-    finished = server.wait_for(job_id, {"succeeded", "failed", "stopped"})
+    # The first job starts the head as the Ray user, which can take minutes on a loaded machine.
+    finished = server.wait_for(job_id, {"succeeded", "failed", "stopped"}, timeout=360)
     logs = server.logs(job_id)
     assert finished["status"] == "succeeded", logs
     return logs
@@ -391,7 +392,8 @@ def test_a_hostile_tenant_with_the_run_code_permission_gets_nothing(
                 },
             )
             assert victim_job.status_code == 201, victim_job.text
-            wait_for_job(admin, f"/api/v1/projects/victim/jobs/{victim_job.json()['id']}", {"running"})
+            victim = f"/api/v1/projects/victim/jobs/{victim_job.json()['id']}"
+            wait_for_job(admin, victim, {"running"}, timeout=360)  # the first job starts the head
 
         def as_user(name: str) -> httpx.Client:
             return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens[name]}"})

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from assay.api.app import create_app
-from assay.records import DatasetRecord, ObjectCleanupRecord
+from assay.records import DatasetRecord, ExperimentRecord, JobRecord, ObjectCleanupRecord, WorkflowRecord
 from assay.records.base import utcnow
 from assay.runtime import Runtime
 from assay.services.cleanup import ObjectCleanupService
@@ -40,8 +40,10 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Tes
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         yield client, runtime, server
         with runtime.session_factory() as session:
-            session.query(DatasetRecord).delete()
-            session.query(ObjectCleanupRecord).delete()
+            # The PostgreSQL database is shared by the session's apps: what refers to datasets
+            # (left by other modules) goes first.
+            for record in (WorkflowRecord, ExperimentRecord, JobRecord, DatasetRecord, ObjectCleanupRecord):
+                session.query(record).delete()
             session.commit()
     server.stop()
 
