@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +45,19 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    database = PostgresDatabase().start()
-    yield database.url
-    database.stop()
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """A new database for each app. Apps that shared one would run each other's jobs (every
+    reconciler and warm pool acts on every row it sees) while keeping objects in stores of
+    their own; replicas of one deployment share a database and a store alike."""
+    created: list[PostgresDatabase] = []
+
+    def new_database() -> str:
+        created.append(PostgresDatabase().start())
+        return created[-1].url
+
+    yield new_database
+    for database in created:
+        database.stop()
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ def make_settings(
         "allowed_hosts": ["testserver"],
     }
     if backend.database == "postgresql":
-        values["database_url"] = request.getfixturevalue("postgres_url")
+        values["database_url"] = request.getfixturevalue("postgres_databases")()
     if backend.storage == "s3":
         s3: SeaweedS3 = request.getfixturevalue("seaweed")
         values.update(

@@ -19,7 +19,6 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from assay.api.app import create_app
 from assay.config import Settings
-from assay.testing.servers import PostgresDatabase
 from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.accounts import API, Account, add_account, create_project
@@ -47,19 +46,10 @@ class Target:
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     backend: Backend = request.param
     home = tmp_path_factory.mktemp(f"fuzz-{backend.id}")
-    quiet: dict[str, object] = {"reconcile_interval_seconds": 3600.0, "reconcile_wakeup": False}
-    # A database of its own: the session's other PostgreSQL apps share one, and their
-    # reconcilers would run this app's jobs and keep the logs in their own stores.
-    database = PostgresDatabase().start() if backend.database == "postgresql" else None
-    if database is not None:
-        quiet["database_url"] = database.url
+    quiet = {"reconcile_interval_seconds": 3600.0, "reconcile_wakeup": False}
     settings = make_settings(backend, home, request, **quiet)
-    try:
-        with live_server(settings) as (_, base_url), httpx.Client(base_url=base_url, timeout=30) as client:
-            yield Target(base_url, *_seed(client))
-    finally:
-        if database is not None:
-            database.stop()
+    with live_server(settings) as (_, base_url), httpx.Client(base_url=base_url, timeout=30) as client:
+        yield Target(base_url, *_seed(client))
 
 
 def _seed(client: httpx.Client) -> tuple[Account, dict[str, str]]:

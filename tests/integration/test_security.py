@@ -137,6 +137,10 @@ EXPECTED: dict[tuple[str, str], str] = {
             ("HEAD", "/objects/{key:path}"): JOB,
             ("GET", "/objects/{key:path}"): JOB,
             ("PUT", "/objects/{key:path}"): JOB,
+            # The warm worker's own token: no user credential either.
+            ("POST", "/worker/take"): JOB,
+            ("POST", "/worker/beat"): JOB,
+            ("POST", "/worker/finished"): JOB,
         },
     ),
     **mounted(

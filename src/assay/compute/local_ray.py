@@ -61,11 +61,14 @@ def _free_port() -> int:
         return port
 
 
+TEMP_DIR_PREFIX = "assay-ray-"
+
+
 def temp_dir_for(home: Path) -> Path:
     """One temp dir per head home, so a restarted server finds the old head; Ray puts sockets
     under it, so its path must stay short."""
     digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
-    return Path("/tmp") / f"assay-ray-{digest}"
+    return Path("/tmp") / f"{TEMP_DIR_PREFIX}{digest}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ multi-user mode): then the job fails, saying what to install.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -22,16 +23,21 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from assay.compute.local_ray import TEMP_DIR_PREFIX
 from assay.compute.processes import MARKER
+
+RAY_TEMP_PATTERN = f"{TEMP_DIR_PREFIX}*"
 
 
 def hidden_paths(env: Mapping[str, str]) -> list[str]:
-    """The machine's temp folders (every Ray head's temp dir with its sockets, session logs and
-    token copies lives there, and so does what other jobs leave), the head's temp dir and the
-    folder of the token the head was given, wherever they are; none inside another."""
+    """Every Ray head's temp dir on the machine (sockets, session logs, token copies: other
+    servers' heads too), Ray's default one, this head's wherever it is, and the folder of the
+    token the head was given; none inside another. Not the temp folders whole: the interpreter
+    and the code a job runs may live there (a checkout under ``/tmp``)."""
+    roots = sorted({"/tmp", tempfile.gettempdir()})
     paths = [
-        "/tmp",
-        tempfile.gettempdir(),
+        *(path for root in roots for path in glob.glob(os.path.join(root, RAY_TEMP_PATTERN))),
+        *(os.path.join(root, "ray") for root in roots),
         env.get(MARKER, ""),
         os.path.dirname(env.get("RAY_AUTH_TOKEN_PATH", "")),
     ]
