@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
+from sqlalchemy.exc import OperationalError
 
 from assay.records import (
     AuditEventRecord,
@@ -68,6 +70,23 @@ def client(app_client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
     """The app as the first start leaves it: the default project, the admin and nothing else."""
     yield app_client
     app_client.cookies.clear()
+    # The app's reconciler may still be moving the test's jobs and workflows: on PostgreSQL the
+    # two transactions can deadlock, and then the cleanup simply runs again.
+    for attempt in range(CLEANUP_ATTEMPTS):
+        try:
+            _reset(runtime)
+            break
+        except OperationalError:
+            if attempt == CLEANUP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5)
+    runtime.store.delete_prefix("projects/")
+
+
+CLEANUP_ATTEMPTS = 5
+
+
+def _reset(runtime: Runtime) -> None:
     settings = runtime.settings
     with runtime.session_factory() as session:
         for record in PER_TEST_TABLES:
@@ -80,4 +99,3 @@ def client(app_client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
             )
         )
         session.commit()
-    runtime.store.delete_prefix("projects/")
