@@ -51,6 +51,11 @@ class WorkflowRepository(Repository[WorkflowRecord]):
             grouped[workflow.experiment_id].append(workflow)
         return grouped
 
+    def runs_inference_job(self, job_id: uuid.UUID) -> bool:
+        """Whether some workflow made this inference job its first step."""
+        query = select(WorkflowRecord.id).where(WorkflowRecord.inference_job_id == job_id).limit(1)
+        return self.session.scalar(query) is not None
+
     def active_ids(self) -> list[uuid.UUID]:
         active = [WorkflowStatus.CREATED, WorkflowStatus.RUNNING_INFERENCE, WorkflowStatus.RUNNING_EVALUATION]
         query = select(WorkflowRecord.id).where(WorkflowRecord.status.in_([str(s) for s in active]))

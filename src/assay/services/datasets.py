@@ -18,7 +18,6 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.config import Settings
@@ -26,10 +25,11 @@ from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, 
 from assay.datasets.ingest import TableIngest, summarize_parquet
 from assay.datasets.preview import iter_csv, read_rows
 from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
-from assay.records import DatasetRecord, JobKind, JobRecord, UserRecord, WorkflowRecord
+from assay.records import DatasetRecord, JobKind, JobRecord, UserRecord
 from assay.records.base import utcnow
 from assay.repositories.cleanups import CleanupRepository
 from assay.repositories.datasets import DatasetRepository
+from assay.repositories.experiments import WorkflowRepository
 from assay.schemas.datasets import DatasetOptions, DatasetRows
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
@@ -327,7 +327,7 @@ def _lumigator_name_and_flag(session: Session, generated: GeneratedDataset) -> t
     stem = PurePosixPath(source.filename).stem
     if job.kind == JobKind.ANNOTATE:
         return f"{stem}-annotated.csv", True
-    in_workflow = session.scalar(select(WorkflowRecord.id).where(WorkflowRecord.inference_job_id == job.id))
+    in_workflow = WorkflowRepository(session).runs_inference_job(job.id)
     model = generated.generated_by.replace("/", "-")
     return safe_filename(f"{stem}-{model}-predictions.csv"), source.generated if in_workflow else True
 
