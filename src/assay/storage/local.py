@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -73,11 +73,19 @@ class LocalObjectStore(ObjectStore):
         return found
 
     def delete_prefix(self, prefix: str) -> int:
+        """Deletes what it finds, as S3 does: a writer may add objects under the prefix at the
+        same moment, and those survive instead of failing the delete (``rmtree`` raised
+        "directory not empty" when a job wrote beside it)."""
         base = self.path_of(prefix)
-        if not base.exists():
-            return 0
-        count = sum(1 for path in base.rglob("*") if path.is_file())
-        shutil.rmtree(base)
+        count = 0
+        for folder, _, files in os.walk(base, topdown=False):
+            for name in files:
+                path = Path(folder, name)
+                if path.exists() and not name.startswith(".upload-"):
+                    count += 1
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(folder).rmdir()
         return count
 
     def presigned_url(self, key: str, filename: str, expires_in: int) -> str | None:
