@@ -1,15 +1,16 @@
 """SQLAlchemy mappings: the shape of every table. Changed only together with a migration."""
 
+from assay.enums import FileFolder, Role
 from assay.records.audit import AuditEventRecord
 from assay.records.base import Base
 from assay.records.dataset import DatasetRecord
 from assay.records.experiment import ExperimentRecord, WorkflowRecord, WorkflowStatus
-from assay.records.file import FileFolder, FileRecord
+from assay.records.file import FileRecord
 from assay.records.job import JobKind, JobRecord, JobStatus
 from assay.records.job_credential import JobCredentialRecord
 from assay.records.lease import LeaseRecord
 from assay.records.login_failure import LoginFailureRecord
-from assay.records.member import MemberRecord, Role
+from assay.records.member import MemberRecord
 from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord

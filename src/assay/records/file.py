@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, Uuid
@@ -9,12 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assay.records.base import Base, UTCDateTime, utcnow
 from assay.records.user import UserRecord
-
-
-class FileFolder(enum.StrEnum):
-    DATASETS = "datasets"
-    MODELS = "models"
-    OTHER = "other"
 
 
 class FileRecord(Base):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 
 from sqlalchemy import ForeignKey, String, Uuid
@@ -9,21 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assay.records.base import Base, UTCDateTime, utcnow
 from assay.records.user import UserRecord
-
-
-class Role(enum.StrEnum):
-    """What a member may do in a project; each role includes the ones below it."""
-
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    OWNER = "owner"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
 
 
 class MemberRecord(Base):

@@ -92,3 +92,32 @@ class GetExperimentResponse(BaseModel):
     dataset: uuid.UUID
     updated_at: dt.datetime | None = None
     workflows: list[WorkflowDetailsResponse] | None = None
+
+
+class ComparedWorkflow(BaseModel):
+    """One workflow in a comparison: each score's mean with its bootstrap 95% CI, the scores
+    that failed on some examples and why, and usage (latency, tokens, cost)."""
+
+    workflow_id: str
+    name: str
+    model: str
+    provider: str
+    status: str
+    status_reason: str | None = None
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict, description="mean, ci_low, ci_high")
+    failures: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    usage: dict[str, dict[str, float]] = Field(default_factory=dict, description="mean, p50, p95, total")
+    scores_key: str | None = None
+
+
+class ComparisonResponse(BaseModel):
+    """``best`` names, per score, the workflow strictly better than every other one; scores
+    where several share the best mean are in ``ties`` instead."""
+
+    experiment_id: str
+    experiment_name: str
+    task: str
+    best: dict[str, str]
+    ties: dict[str, list[str]]
+    warnings: list[str]
+    workflows: list[ComparedWorkflow]

@@ -5,7 +5,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
-from assay.records import FileFolder
+from assay.enums import FileFolder
 
 
 class FileVersionResponse(BaseModel):

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assay.records import Role
+from assay.enums import Role
 
 NAME_DOC = "3-35 letters, digits, spaces or dashes"
 

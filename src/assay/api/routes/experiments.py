@@ -22,6 +22,7 @@ from assay.api.paging import ExamplesLimit, Limit, Offset, Skip
 from assay.records import ProjectRecord, Role, WorkflowRecord, WorkflowStatus
 from assay.schemas.common import ListingResponse
 from assay.schemas.experiments import (
+    ComparisonResponse,
     ExperimentCreate,
     GetExperimentResponse,
     JobResults,
@@ -183,7 +184,7 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
     ) -> GetExperimentResponse:
         return experiment_response(service.get(project.id, experiment_id), links)
 
-    @router.get("/{experiment_id}/comparison")
+    @router.get("/{experiment_id}/comparison", response_model=ComparisonResponse)
     def compare_workflows(
         experiment_id: uuid.UUID, comparison: ComparisonServiceDep, project: ProjectRecord = in_project
     ) -> dict[str, Any]:

@@ -1,0 +1,153 @@
+"""The Python SDK (``assay.client``) against the app served on a real socket, on every backend:
+each resource, listings that page, the server's errors as exceptions, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from assay.client import (
+    APIError,
+    AsyncClient,
+    Client,
+    ConnectionFailed,
+    InvalidInputError,
+    NotFoundError,
+)
+from assay.schemas.datasets import DatasetDetail
+from tests.helpers import csv_bytes
+
+pytestmark = pytest.mark.slow
+ROWS = [{"examples": f"Report {i}: the committee met.", "ground_truth": f"Met {i}."} for i in range(7)]
+
+
+def server_url(client: TestClient) -> str:
+    return str(client.app.state.runtime.settings.job_api_url)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No stored login and no ASSAY_* variables from the machine running the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("ASSAY_URL", "ASSAY_TOKEN", "ASSAY_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def sdk(client: TestClient, isolated: Path) -> Iterator[Client]:
+    with Client(server_url(client)) as sdk:
+        yield sdk
+
+
+def test_projects_datasets_files_secrets_tokens(sdk: Client, isolated: Path) -> None:
+    project = sdk.projects.create("SDK Lab", description="made by the SDK")
+    assert project.id == "sdk-lab" and project.role == "owner"
+    assert "sdk-lab" in {p.id for p in sdk.projects.list()}
+    assert sdk.projects.update("sdk-lab", description="renamed").description == "renamed"
+    assert [m.role for m in sdk.projects.members("sdk-lab")] == ["owner"]
+    lab = sdk.for_project("sdk-lab")
+
+    path = isolated / "news.csv"
+    path.write_bytes(csv_bytes(ROWS))
+    seen: list[tuple[int, int]] = []
+    from_path = lab.datasets.upload(path, progress=lambda done, total: seen.append((done, total)))
+    assert from_path.filename == "news.csv" and from_path.row_count == 7 and from_path.project_id == "sdk-lab"
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+    from_rows = lab.datasets.upload(ROWS, name="rows.parquet")
+    from_frame = lab.datasets.upload(pandas.DataFrame(ROWS[:3]), name="frame.parquet")
+    from_arrow = lab.datasets.upload(pa.Table.from_pylist(ROWS[:2]))
+    assert (from_rows.row_count, from_frame.row_count, from_arrow.row_count) == (7, 3, 2)
+    assert from_arrow.source_format == "parquet" and from_arrow.filename == "dataset.parquet"
+
+    listed = list(lab.datasets.list(page_size=3))  # two pages of three and one of one... paging
+    assert sorted(d.filename for d in listed) == sorted(
+        ["news.csv", "rows.parquet", "frame.parquet", "dataset.parquet"]
+    )
+    assert all(isinstance(d, DatasetDetail) for d in listed)
+    assert list(sdk.datasets.list()) == []  # the default project is another one
+
+    frame = lab.datasets.preview(from_path.id, limit=5)
+    assert list(frame["ground_truth"]) == [row["ground_truth"] for row in ROWS[:5]]
+    page = lab.datasets.rows(from_path.id, offset=5, limit=10)
+    assert page.total == 7 and [r["examples"] for r in page.rows] == [r["examples"] for r in ROWS[5:]]
+    saved = lab.datasets.download(from_path.id, isolated / "back.csv")
+    assert list(csv.DictReader(io.StringIO(saved.read_text()))) == ROWS
+    as_parquet = lab.datasets.download(from_path.id, isolated / "back.parquet", extension="parquet")
+    assert pandas.read_parquet(as_parquet).to_dict("records") == ROWS
+    lab.datasets.delete(from_frame.id)
+    with pytest.raises(NotFoundError) as missing:
+        lab.datasets.get(from_frame.id)
+    assert missing.value.status == 404 and missing.value.message
+
+    first = lab.files.upload(b"weights v1", folder="models", name="model.bin")
+    second = lab.files.upload(b"weights v2", folder="models", name="model.bin")
+    lab.files.upload(path, folder="other")
+    assert (first.version, second.version) == (1, 2)
+    assert {(f.name, f.version) for f in lab.files.list(page_size=1)} == {("model.bin", 2), ("news.csv", 1)}
+    assert len(list(lab.files.list(all_versions=True, folder="models"))) == 2
+    assert [v.version for v in lab.files.versions("models", "model.bin")] == [2, 1]
+    assert lab.files.read("models", "model.bin", version=1) == b"weights v1"
+    assert lab.files.download("models", "model.bin", isolated / "m.bin").read_bytes() == b"weights v2"
+    assert lab.files.get("models", "model.bin").sha256 == second.sha256
+    assert lab.files.delete("models", "model.bin", keep=1).deleted_versions == [1]
+
+    assert lab.secrets.set("hf", "sk-value-never-shown", description="key") is True
+    assert lab.secrets.set("hf", "sk-value-never-shown-2", description="key 2") is False
+    listed_secrets = list(lab.secrets.list())
+    assert [(s.name, s.description) for s in listed_secrets] == [("hf", "key 2")]
+    assert "sk-value" not in repr(listed_secrets)
+    lab.secrets.delete("hf")
+    assert list(lab.secrets.list()) == []
+
+    created = sdk.tokens.create("notebook", expires_in_days=7)
+    assert created.id in {t.id for t in sdk.tokens.list()}
+    with Client(sdk.url, token=created.token) as holder:
+        assert holder.account.me().username == "admin"
+    sdk.tokens.revoke(created.id)
+    assert created.id not in {t.id for t in sdk.tokens.list()}
+
+    sdk.projects.delete("sdk-lab", force=True)
+    with pytest.raises(NotFoundError):
+        sdk.projects.get("sdk-lab")
+
+
+def test_errors_carry_status_field_and_message(sdk: Client) -> None:
+    with pytest.raises(InvalidInputError) as invalid:
+        sdk.projects.create("x!")
+    assert (invalid.value.status, invalid.value.field) == (422, "name")
+    with pytest.raises(APIError) as refused:
+        sdk.datasets.upload([{"text": "no examples column"}])
+    assert refused.value.status in (400, 422) and refused.value.field and "examples" in refused.value.message
+    with pytest.raises(NotFoundError) as missing:
+        sdk.experiments.get(uuid.uuid4())
+    assert "experiment" in missing.value.message.lower()
+    with pytest.raises(ConnectionFailed), Client("http://127.0.0.1:9", retries=2) as nowhere:
+        nowhere.account.me()
+
+
+def test_async_client(client: TestClient, isolated: Path) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url(client)) as sdk:
+            uploads = await asyncio.gather(
+                *(sdk.datasets.upload(ROWS, name=f"part-{i}.parquet") for i in range(3))
+            )
+            names = [d.filename async for d in sdk.datasets.list(page_size=2)]
+            assert sorted(names) == sorted(d.filename for d in uploads)
+            experiment = await sdk.experiments.create("async", uploads[0].id, max_samples=3)
+            assert [e.id async for e in sdk.experiments.list()] == [experiment.id]
+            assert (await sdk.experiments.get(experiment.id)).task_definition.task == "summarization"
+            with pytest.raises(NotFoundError) as missing:
+                await sdk.workflows.get(uuid.uuid4())
+            assert missing.value.status == 404
+
+    asyncio.run(scenario())
