@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,3 +100,17 @@ def _reset(runtime: Runtime) -> None:
             )
         )
         session.commit()
+
+
+def server_url(client: TestClient) -> str:
+    """The real socket the session's app listens on (for clients other than the TestClient)."""
+    return str(client.app.state.runtime.settings.job_api_url)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No stored login and no ASSAY_* client variables from the machine running the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("ASSAY_URL", "ASSAY_TOKEN", "ASSAY_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -25,22 +25,10 @@ from assay.client import (
 )
 from assay.schemas.datasets import DatasetDetail
 from tests.helpers import csv_bytes
+from tests.integration.conftest import server_url
 
 pytestmark = pytest.mark.slow
 ROWS = [{"examples": f"Report {i}: the committee met.", "ground_truth": f"Met {i}."} for i in range(7)]
-
-
-def server_url(client: TestClient) -> str:
-    return str(client.app.state.runtime.settings.job_api_url)  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No stored login and no ASSAY_* variables from the machine running the tests."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ("ASSAY_URL", "ASSAY_TOKEN", "ASSAY_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """``assay serve`` runs the API; ``assay db upgrade`` applies migrations; ``assay users``
-manages accounts and tokens."""
+manages accounts on the server's machine. The client commands (``assay login``, ``assay
+datasets``..., ``assay eval``) talk to a server through the Python SDK."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.evaluate import eval_command
+from assay.cli.remote import register
 from assay.cli.users import users_app
 from assay.config import Settings
 
@@ -34,6 +37,8 @@ def main(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+register(app)
+app.command("eval")(eval_command)
 
 
 @app.command()

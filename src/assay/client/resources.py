@@ -210,9 +210,9 @@ class Datasets(Resource[ModeT]):
 
     @endpoint
     def download(
-        self, dataset_id: uuid.UUID | str, dest: str | Path, *, extension: str = "csv"
+        self, dataset_id: uuid.UUID | str, dest: str | Path, *, extension: str | None = None
     ) -> Flow[Path]:
-        """Save the dataset (as CSV by default) to ``dest``."""
+        """Save the file as uploaded to ``dest`` (``extension="parquet"``: the Parquet copy)."""
         return _download(self._links(dataset_id, extension), Path(dest))
 
 
