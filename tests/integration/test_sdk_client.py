@@ -23,7 +23,9 @@ from assay.client import (
     InvalidInputError,
     NotFoundError,
 )
+from assay.compute.local_ray import LocalRayHead
 from assay.schemas.datasets import DatasetDetail
+from tests.conftest import Backend
 from tests.helpers import csv_bytes
 from tests.integration.conftest import server_url
 
@@ -139,3 +141,39 @@ def test_async_client(client: TestClient, isolated: Path) -> None:
             assert missing.value.status == 404
 
     asyncio.run(scenario())
+
+
+def test_workflows_and_jobs(sdk: Client, ray_head: LocalRayHead, backend: Backend) -> None:
+    """A workflow runs an inference and an evaluation job; both are read through ``jobs``."""
+    if backend.storage == "s3":
+        pytest.skip("the client's job calls do not depend on the store; both databases run it")
+    ray_head.ensure_started()
+    dataset = sdk.datasets.upload(ROWS[:4])
+    experiment = sdk.experiments.create("sdk", dataset.id)
+    created = sdk.workflows.create(experiment.id, model="{prompt}", provider="mock", metrics=["exact_match"])
+    states: list[str] = []
+    finished = sdk.workflows.wait(
+        created.id, progress=lambda w: states.append(w.state), interval=0.3, timeout=240
+    )
+    assert finished.state == "succeeded" and states[-1] == "succeeded", finished.status_reason
+    assert finished.metrics and "exact_match_mean" in finished.metrics
+    assert "scoring 4 examples" in sdk.workflows.logs(created.id)
+
+    jobs = {job.job_type: job for job in sdk.jobs.list(page_size=1)}
+    assert set(jobs) == {"inference", "evaluator"}
+    inference = sdk.jobs.wait(finished.inference_job_id or "", timeout=10)
+    assert inference.status == "succeeded" and inference.output_dataset_id is not None
+    assert [j.id for j in sdk.jobs.list(job_types=["evaluator"])] == [finished.evaluation_job_id]
+    assert sdk.jobs.logs(inference.id)
+    assert sdk.jobs.result_url(inference.id).startswith("http")
+    assert sdk.jobs.stop(inference.id).status == "succeeded"  # a finished job has nothing to stop
+
+    comparison = sdk.experiments.compare(experiment.id)
+    assert [w.workflow_id for w in comparison.workflows] == [created.id]
+    assert (
+        len(list(csv.DictReader(io.StringIO(sdk.experiments.export(experiment.id, format="csv").decode()))))
+        == 4
+    )
+    sdk.experiments.delete(experiment.id)
+    with pytest.raises(NotFoundError):
+        sdk.workflows.get(created.id)
