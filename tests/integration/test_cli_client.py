@@ -154,7 +154,15 @@ def test_eval_end_to_end_in_embedded_mode(
         jobs = list(sdk.jobs.list())
         assert sorted(job.job_type for job in jobs) == ["evaluator", "evaluator", "inference", "inference"]
         assert sdk.jobs.wait(jobs[0].id).status == "succeeded"
-        assert sdk.jobs.logs(jobs[0].id)
+        monkeypatch.setenv("ASSAY_URL", reopened)
+        assert invoke("jobs", "logs", str(jobs[0].id), "--follow") == sdk.jobs.logs(jobs[0].id)
+        listed = json.loads(invoke("jobs", "list", "--type", "inference", "--json"))
+        assert sorted(job["id"] for job in listed) == sorted(
+            str(j.id) for j in jobs if j.job_type == "inference"
+        )
+        assert json.loads(invoke("experiments", "compare", experiment_id, "--json")) == comparison.model_dump(
+            mode="json"
+        )
     assert [w.status for w in comparison.workflows] == ["succeeded", "succeeded"]
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     names = [w.name for w in comparison.workflows]

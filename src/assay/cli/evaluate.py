@@ -74,7 +74,7 @@ def _describe(workflow: WorkflowDetail) -> str:
 
 async def _wait_all(url: str, project: str, workflow_ids: list[str], interval: float) -> list[WorkflowDetail]:
     """Every workflow waited for at once, each with its own line of progress."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn())
     async with AsyncClient(url, project=project) as client:
         with Progress(*columns, console=errors) as progress:
             lines = {workflow_id: progress.add_task(workflow_id, total=None) for workflow_id in workflow_ids}
@@ -100,6 +100,9 @@ def eval_command(
     url: Annotated[str | None, typer.Option(help="the server [ASSAY_URL; default: start one]")] = None,
     name: Annotated[str | None, typer.Option(help="experiment name (default: the file's stem)")] = None,
     max_samples: Annotated[int, typer.Option(help="-1: every row")] = -1,
+    secret: Annotated[
+        str | None, typer.Option(help="the project secret holding the models' API key (assay secrets set)")
+    ] = None,
     interval: Annotated[float, typer.Option(help="seconds between progress reads")] = 1.0,
     project: ProjectOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
@@ -120,6 +123,7 @@ def eval_command(
                 provider=spec.provider,
                 base_url=spec.base_url,
                 metrics=metric_names,
+                secret_key_name=secret,
             )
             for spec in specs
         ]

@@ -30,7 +30,7 @@ EXIT_UNREACHABLE = 2
 # Piped output (scripts, tests) is not wrapped at 80 columns: a table row stays one line.
 WIDTH = None if sys.stdout.isatty() else 240
 console = Console(highlight=False, width=WIDTH)
-errors = Console(stderr=True, highlight=False)
+errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
 
 
 @contextmanager
