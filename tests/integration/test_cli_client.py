@@ -7,11 +7,13 @@ import csv
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -116,6 +118,19 @@ def test_login_stores_a_private_token_and_subprocess_exit_codes(url: str, isolat
     unreachable = run("datasets", "list")
     assert unreachable.returncode == 2 and "cannot reach the server" in unreachable.stderr
     assert "logged out" in invoke("logout") and not path.exists()
+
+
+@one_backend
+def test_login_with_a_password_creates_a_token(url: str) -> None:
+    password = "a password typed, never shown"
+    created = httpx.post(f"{url}/api/v1/users", json={"username": "ada", "password": password})
+    assert created.status_code == 201, created.text
+    output = invoke("login", url, "--username", "ada", input=password + "\n")
+    assert "as ada" in output and password not in output
+    with Client(url) as client:  # the stored login, nothing given
+        assert client.account.me().username == "ada"
+        assert [t.name for t in client.tokens.list()] == [f"assay CLI on {socket.gethostname()}"[:64]]
+    invoke("login", url, "--username", "ada", input="wrong password\n", code=1)
 
 
 def test_eval_end_to_end_in_embedded_mode(

@@ -10,12 +10,22 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from assay.cli.evaluate import ModelSpec
-from assay.client import Client, ConnectionFailed, InvalidInputError, NotFoundError, UnavailableError
+from assay.client import (
+    Client,
+    Connection,
+    ConnectionFailed,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+    resolve,
+    save_login,
+)
 
 SERVER_MODULES = (
     "fastapi",
@@ -133,3 +143,17 @@ def test_importing_the_client_leaves_the_server_alone() -> None:
     assert [
         name for name in loaded if name.split(".")[0] in SERVER_MODULES or name.startswith(SERVER_MODULES)
     ] == []
+
+
+def test_connection_settings_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arguments, then ASSAY_*, then the stored login, whose token goes to its own server only."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    save_login("http://lab:8000/", "stored-token", "nlp")
+    assert resolve(environ={}) == Connection("http://lab:8000", "stored-token", "nlp")
+    env = {"ASSAY_URL": "http://other:8000", "ASSAY_PROJECT": "vision"}
+    assert resolve(environ=env) == Connection("http://other:8000", None, "vision")
+    assert resolve(environ={**env, "ASSAY_TOKEN": "env-token"}).token == "env-token"
+    assert resolve("http://lab:8000", "given", "p", environ=env) == Connection(
+        "http://lab:8000", "given", "p"
+    )
+    assert resolve("http://lab:8000", "", environ={}).token is None
