@@ -28,3 +28,11 @@ class Role(enum.StrEnum):
 
     def allows(self, needed: Role) -> bool:
         return self.rank >= needed.rank
+
+
+class ExportFormat(enum.StrEnum):
+    """How an experiment's comparison is exported."""
+
+    HTML = "html"
+    CSV = "csv"
+    JSON = "json"

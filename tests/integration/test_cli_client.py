@@ -175,6 +175,8 @@ def test_eval_end_to_end_in_embedded_mode(
         assert sorted(job["id"] for job in listed) == sorted(
             str(j.id) for j in jobs if j.job_type == "inference"
         )
+        invoke("experiments", "export", experiment_id, "-o", str(isolated / "rows.csv"), "--format", "csv")
+        assert len(list(csv.DictReader((isolated / "rows.csv").open()))) == 50
         assert json.loads(invoke("experiments", "compare", experiment_id, "--json")) == comparison.model_dump(
             mode="json"
         )

@@ -20,11 +20,12 @@ from assay.cli.output import (
     console,
     failures_as_exit,
     print_comparison,
+    print_json,
     show_list,
     show_one,
 )
 from assay.client import Client, forget_login, save_login
-from assay.enums import FileFolder
+from assay.enums import ExportFormat, FileFolder
 
 FINISHED = ("succeeded", "failed", "stopped")
 
@@ -137,8 +138,7 @@ def datasets_show(
     with connect(project) as client:
         show_one(client.datasets.get(dataset_id), as_json)
         if rows:
-            page = client.datasets.rows(dataset_id, limit=rows)
-            console.print_json(data=page.rows) if not as_json else typer.echo(page.model_dump_json())
+            print_json(client.datasets.rows(dataset_id, limit=rows).rows)
 
 
 @datasets_app.command("download")
@@ -325,13 +325,13 @@ def experiments_compare(
 def experiments_export(
     experiment_id: uuid.UUID,
     output: Annotated[Path, typer.Option("--output", "-o")],
-    format: Annotated[str, typer.Option(help="html (a self-contained report), csv or json")] = "html",
+    format: Annotated[
+        ExportFormat, typer.Option(help="html (a self-contained report), csv (a row per example), json")
+    ] = ExportFormat.HTML,
     project: ProjectOption = None,
 ) -> None:
-    if format not in ("html", "csv", "json"):
-        raise typer.BadParameter("html, csv or json", param_hint="--format")
     with connect(project) as client:
-        output.write_bytes(client.experiments.export(experiment_id, format=format))  # type: ignore[arg-type]
+        output.write_bytes(client.experiments.export(experiment_id, format=format))
     console.print(f"saved {output}")
 
 

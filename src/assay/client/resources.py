@@ -26,7 +26,7 @@ from assay.client.transport import (
     nothing,
     segment,
 )
-from assay.enums import FileFolder, Role
+from assay.enums import ExportFormat, FileFolder, Role
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetRows
 from assay.schemas.experiments import (
     ComparisonResponse,
@@ -395,10 +395,15 @@ class Experiments(Resource[ModeT]):
 
     @endpoint
     def export(
-        self, experiment_id: uuid.UUID | str, *, format: Literal["csv", "json", "html"] = "html"
+        self,
+        experiment_id: uuid.UUID | str,
+        *,
+        format: ExportFormat | Literal["csv", "json", "html"] = ExportFormat.HTML,
     ) -> Call[bytes]:
         """The comparison as CSV, JSON or a self-contained HTML report."""
-        return Call("GET", self._experiment(experiment_id, "/export"), _content, params={"format": format})
+        return Call(
+            "GET", self._experiment(experiment_id, "/export"), _content, params={"format": str(format)}
+        )
 
 
 class Workflows(Resource[ModeT]):
