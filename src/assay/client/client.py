@@ -100,7 +100,7 @@ class Client(_Resources[Sync]):
             timeout=timeout,
             transport=transport,
         )
-        super().__init__(SyncRunner(self.http, connection.project, RetryPolicy(retries)), connection)
+        super().__init__(SyncRunner(self.http, connection.project, RetryPolicy(max(1, retries))), connection)
 
     def close(self) -> None:
         self.http.close()
@@ -134,7 +134,7 @@ class AsyncClient(_Resources[Async]):
             timeout=timeout,
             transport=transport,
         )
-        super().__init__(AsyncRunner(self.http, connection.project, RetryPolicy(retries)), connection)
+        super().__init__(AsyncRunner(self.http, connection.project, RetryPolicy(max(1, retries))), connection)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -12,6 +12,7 @@ only code that differs between them is the two small drivers at the end of this 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
@@ -258,14 +259,16 @@ class SyncRunner(Runner):
         if isinstance(operation, Call):
             return self.send(operation)
         result: Any = None
-        while True:
-            try:
-                step = operation.send(result)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            if isinstance(step, Sleep):
-                time.sleep(step.seconds)
-            result = self.send(step) if isinstance(step, Call) else None
+        # A call that fails ends the flow: closing it runs its cleanup (an open upload file).
+        with contextlib.closing(operation):
+            while True:
+                try:
+                    step = operation.send(result)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                result = self.send(step) if isinstance(step, Call) else None
 
     def iterate(self, pages: Pages[T]) -> Iterator[T]:
         seen = 0
@@ -301,14 +304,16 @@ class AsyncRunner(Runner):
         if isinstance(operation, Call):
             return await self.send(operation)
         result: Any = None
-        while True:
-            try:
-                step = operation.send(result)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
-            result = await self.send(step) if isinstance(step, Call) else None
+        # A call that fails ends the flow: closing it runs its cleanup (an open upload file).
+        with contextlib.closing(operation):
+            while True:
+                try:
+                    step = operation.send(result)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                result = await self.send(step) if isinstance(step, Call) else None
 
     async def iterate(self, pages: Pages[T]) -> AsyncIterator[T]:
         seen = 0
