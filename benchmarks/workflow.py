@@ -121,7 +121,9 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def first_workflow(rows: int, warm: int, at_start: bool) -> tuple[float, float, str, list[tuple[float, str]], float]:
+def first_workflow(
+    rows: int, warm: int, at_start: bool
+) -> tuple[float, float, str, list[tuple[float, str]], float]:
     """One fresh ``assay serve``: seconds until it is healthy, the cold workflow (from its POST)
     and its phases, the warm ones, and the bare Ray job."""
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as folder:

@@ -206,7 +206,9 @@ def test_built_in_jobs_reuse_one_warm_worker_keep_their_logs_and_stop(woken_app:
     assert _row(runtime, slow).worker_id == rows[0].worker_id
 
 
-def test_the_server_starts_a_warm_worker_before_any_work(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_the_server_starts_a_warm_worker_before_any_work(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """So that a user's first workflow does not wait for it (``ASSAY_WARM_POOL_AT_START``), even
     with a reconciler that never ticks on its own."""
     for client in _app(tmp_path, request, wakeup=False, warm_pool_at_start=True):
