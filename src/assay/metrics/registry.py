@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay import tasks
 from assay.errors import InvalidInputError, UnsupportedError
 from assay.metrics.base import Metric
 from assay.metrics.types import MetricResult
@@ -94,17 +95,6 @@ METRICS: Mapping[str, MetricSpec] = {
     )
 }
 
-# Lumigator's defaults where they need no API key or hub download (its evaluator's default list
-# is rouge, meteor, bertscore, bleu, and its web app reads all four); COMET (a hub model) gives
-# way to sacrebleu's corpus BLEU, chrF and TER for translation; free text generation often has
-# no ground truth, so its default is the one reference-free metric.
-TASK_METRICS: Mapping[str, tuple[str, ...]] = {
-    "summarization": ("rouge", "meteor", "bertscore", "bleu"),
-    "translation": ("bleu", "sacrebleu", "chrf", "ter", "meteor"),
-    "question-answering": ("exact_match", "f1"),
-    "text-generation": ("length",),
-}
-
 
 def available_metrics() -> list[str]:
     """Names of all registered metrics."""
@@ -113,9 +103,7 @@ def available_metrics() -> list[str]:
 
 def default_metrics(task: str) -> list[str]:
     """The metrics an experiment of this task computes when none are chosen."""
-    if task not in TASK_METRICS:
-        raise UnsupportedError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_METRICS)}", field="task")
-    return list(TASK_METRICS[task])
+    return list(tasks.task(task).metrics)
 
 
 def validate_metric_names(names: Iterable[str]) -> list[str]:
