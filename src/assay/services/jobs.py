@@ -17,6 +17,7 @@ from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.config import Settings
 from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
 from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.evaluation.plan import metric_plan
 from assay.inference.config import ModelChoice
 from assay.inference.resolve import resolve_model
 from assay.jobs.document import JobDocument
@@ -92,6 +93,7 @@ class JobService:
         require_code_permission(user, config)
         dataset = self._input_dataset(project_id, request)
         resolved = _resolve_model(config, request.batch_size)
+        metrics = metric_plan(config) if isinstance(config, JobEvalConfig) else None
         self._check_secret(project_id, config)
         project = ProjectRepository(self.session).get(project_id)
         require_safe_engine(self.clusters.engine(project.ray_address if project else None), config)
@@ -110,6 +112,7 @@ class JobService:
             batch_size=request.batch_size,
             config=_document_config(config),
             model=resolved.model_dump(mode="json") if resolved else None,
+            metrics=metrics,
             sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
         lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
