@@ -19,6 +19,11 @@ from assay.config import Settings
 from assay.testing.servers import MlflowServer, PostgresDatabase, SeaweedS3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Jobs import the plug-ins of tests/plugins by module path, as a worker imports an installed
+# package: the Ray head started for the tests passes PYTHONPATH on to them.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
+)
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +90,8 @@ def make_settings(
         "ray_address": head.dashboard_url,
         "ray_auth_token_file": head.token_path,
         "ray_python": sys.executable,
+        # Test apps share one Ray head: a worker starts when a test's work needs one.
+        "warm_pool_at_start": False,
         # The host name of FastAPI's in-process TestClient.
         "allowed_hosts": ["testserver"],
     }

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PositiveInt
 
-from assay.schemas.jobs import GenerationConfig, JudgeConfig, SummarizationTask, TaskDefinition
+from assay.schemas.jobs import GenerationConfig, JudgeConfig
+from assay.tasks import SummarizationTask, TaskDefinition
 
 
 class ExperimentCreate(BaseModel):
