@@ -43,15 +43,17 @@ from assay.schemas.jobs import (
     JobDetail,
     JobLogsResponse,
     JobResultDownloadResponse,
+)
+from assay.schemas.projects import MemberResponse, ProjectResponse
+from assay.schemas.secrets import SecretDetail
+from assay.schemas.users import TokenCreated, TokenResponse, UserResponse
+from assay.tasks import (
     QuestionAnsweringTask,
     SummarizationTask,
     TaskDefinition,
     TextGenerationTask,
     TranslationTask,
 )
-from assay.schemas.projects import MemberResponse, ProjectResponse
-from assay.schemas.secrets import SecretDetail
-from assay.schemas.users import TokenCreated, TokenResponse, UserResponse
 
 if TYPE_CHECKING:
     import pandas
@@ -62,8 +64,8 @@ Versions = list[FileVersionResponse]
 Hosts = list[str]
 Members = list[MemberResponse]
 FINISHED = frozenset({"succeeded", "failed", "stopped"})
-Task = SummarizationTask | TranslationTask | TextGenerationTask | QuestionAnsweringTask
-TASKS: TypeAdapter[Task] = TypeAdapter(TaskDefinition)
+TaskModel = SummarizationTask | TranslationTask | TextGenerationTask | QuestionAnsweringTask
+TASKS: TypeAdapter[TaskModel] = TypeAdapter(TaskDefinition)
 
 
 def _text(response: Any) -> str:
@@ -343,7 +345,7 @@ class Experiments(Resource[ModeT]):
         name: str,
         dataset: uuid.UUID | str,
         *,
-        task: str | Task = "summarization",
+        task: str | TaskModel = "summarization",
         description: str = "",
         max_samples: int = -1,
     ) -> Call[GetExperimentResponse]:

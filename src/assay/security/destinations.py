@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from assay.errors import AssayError, InvalidInputError
-from assay.inference.providers.base import Provider
-from assay.inference.registry import provider_class
+
+if TYPE_CHECKING:
+    from assay.inference.providers.base import Provider
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_ENTRIES = 32
@@ -78,6 +80,10 @@ def _matches(entry: str, target: Endpoint) -> bool:
 
 
 def _provider(provider: str) -> type[Provider] | None:
+    # Imported here: the secret schemas (and so the Python client) use this module's
+    # validation, and the inference package brings storage, boto3 and pyarrow with it.
+    from assay.inference.registry import provider_class
+
     try:
         return provider_class(provider)
     except AssayError:
