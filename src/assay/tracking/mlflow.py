@@ -108,9 +108,11 @@ class MlflowTracker(Tracker):
 
         from assay.db.migrate import MIGRATION_LOCK
 
-        client = MlflowClient(tracking_uri=self.tracking_uri)
         with MIGRATION_LOCK:
-            client.search_experiments(max_results=1)  # opens, and so migrates, the store
+            # Either may open, and so migrate, the store (newer MLflow opens it in the client's
+            # constructor already).
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            client.search_experiments(max_results=1)
         return client
 
     def ensure_experiment(self, key: str, name: str, tags: Mapping[str, str]) -> str:
