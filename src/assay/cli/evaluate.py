@@ -9,6 +9,7 @@ starts one for the command on a free loopback port, with the data under ``ASSAY_
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,8 @@ def server_url(url: str | None) -> Iterator[str]:
 
     settings = Settings()
     errors.print(Text(f"no server given: starting one for this command (data in {settings.home})"))
+    # The server's own notes (MLflow creating its tables) would break into the progress lines.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     with serve_in_background(settings.model_copy(update={"host": "127.0.0.1"})) as (_, embedded):
         yield embedded
 

@@ -64,10 +64,11 @@ class Reconciler:
         self.pool = WarmPool(session, clusters.default, settings)
         self._pool_busy = False  # a job of this pass runs or waits in the warm pool
 
-    def tick(self) -> bool:
+    def tick(self, start_worker: bool = False) -> bool:
         """Advance every active job, then every active workflow (whose steps are jobs), then
         submit the steps those workflows just created: a workflow never waits a tick between
-        seeing one step finish and submitting the next. Whether anything is still active."""
+        seeing one step finish and submitting the next. ``start_worker``: keep a warm worker
+        running even with no work for it. Whether anything is still active."""
         self._advance_jobs()
         workflows = WorkflowRepository(self.session)
         for workflow_id in workflows.active_ids():
@@ -80,7 +81,7 @@ class Reconciler:
                 self.session.rollback()
                 log.exception("advancing workflow %s failed; will retry", workflow_id)
         self._advance_jobs(created_only=True)
-        if self._pool_busy:
+        if self._pool_busy or start_worker:
             try:
                 self.pool.keep_worker(needed=True)
             except EngineUnavailableError as exc:
