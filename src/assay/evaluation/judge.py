@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.datasets.columns import EXAMPLES, PREDICTIONS
 from assay.inference.config import InferenceConfig
 from assay.inference.runner import run_inference
 from assay.jobs.failure import describe_endpoint_error
 from assay.schemas.jobs import JUDGE_PROVIDER
 from assay.storage import ObjectStore
+from assay.storage.layout import judge_attempt_keys
 
 MIN_SCORE, MAX_SCORE = 1, 5
 SYSTEM = (
@@ -94,9 +96,9 @@ def _ask(
     store: ObjectStore, settings: JudgeSettings, prompts: Sequence[str], attempt: str
 ) -> list[tuple[str | None, str | None]]:
     """One inference run over ``prompts``: each answer (``None`` where it failed) and its error."""
-    dataset_key = f"{settings.scratch_prefix}{attempt}/prompts.parquet"
+    dataset_key, predictions_key, checkpoint_prefix = judge_attempt_keys(settings.scratch_prefix, attempt)
     writer = store.open_writer(dataset_key)
-    pq.write_table(pa.table({"examples": pa.array(list(prompts), pa.string())}), writer)
+    pq.write_table(pa.table({EXAMPLES: pa.array(list(prompts), pa.string())}), writer)
     writer.commit()
     config = InferenceConfig.model_validate(
         {
@@ -104,8 +106,8 @@ def _ask(
             "model": settings.model,
             "base_url": settings.base_url,
             "dataset_key": dataset_key,
-            "predictions_key": f"{settings.scratch_prefix}{attempt}/answers.parquet",
-            "checkpoint_prefix": f"{settings.scratch_prefix}{attempt}/checkpoint/",
+            "predictions_key": predictions_key,
+            "checkpoint_prefix": checkpoint_prefix,
             "cache_prefix": settings.cache_prefix,
             "task": {"task": "text-generation"},
             "system_prompt": SYSTEM,
@@ -117,7 +119,7 @@ def _ask(
     )
     run_inference(config, store, api_key=settings.api_key, handle_signals=False)
     with store.open_reader(config.predictions_key) as reader:
-        table = pq.read_table(reader, columns=["predictions", "error"])
+        table = pq.read_table(reader, columns=[PREDICTIONS, "error"])
     return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 

@@ -14,17 +14,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.evaluation.failures import PREDICTIONS, failure_summary
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
+from assay.evaluation.failures import failure_summary
 from assay.evaluation.judge import JudgeSettings, judge
 from assay.jobs.document import JobDocument
 from assay.jobs.lumigator_results import lumigator_results, write_lumigator_results
 from assay.metrics import compute_metrics, default_metrics
 from assay.metrics.aggregate import bootstrap_means
 from assay.schemas.jobs import JobEvalConfig
-from assay.storage import ObjectStore
+from assay.storage import ObjectStore, layout
 
 log = logging.getLogger(__name__)
-SCORES_FILE = "scores.parquet"
 USAGE_COLUMNS = ("latency_ms", "prompt_tokens", "completion_tokens", "cost")
 
 
@@ -63,8 +63,8 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     assert document.input_parquet_key is not None
     table = _read_table(store, document.input_parquet_key, document.max_samples)
     names = config.metrics or default_metrics(config.task_definition.task)
-    predictions = _texts(table, "predictions")
-    references = _texts(table, "ground_truth")
+    predictions = _texts(table, PREDICTIONS)
+    references = _texts(table, GROUND_TRUTH)
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
     started = time.perf_counter()
     results = compute_metrics(names, predictions, references)
@@ -93,11 +93,11 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
                 model=config.llm_as_judge.model_name,
                 base_url=config.llm_as_judge.model_base_url,
                 task=config.task_definition.task,
-                scratch_prefix=f"{document.results_prefix}judge/",
-                cache_prefix=f"projects/{document.project_id}/inference-cache/",
+                scratch_prefix=layout.judge_prefix(document.results_prefix),
+                cache_prefix=layout.inference_cache_prefix(document.project_id),
                 api_key=api_key,
             ),
-            _texts(table, "examples"),
+            _texts(table, EXAMPLES),
             references,
             predictions,
         )
@@ -114,10 +114,10 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
             "judge_error": pa.array([verdict.error for verdict in verdicts], pa.string()),
         }
 
-    key = f"{document.results_prefix}{SCORES_FILE}"
+    key = layout.result_key(document.results_prefix, layout.SCORES_FILE)
     columns: dict[str, Any] = {
         name: table.column(name)
-        for name in ("examples", "ground_truth", "predictions")
+        for name in (EXAMPLES, GROUND_TRUTH, PREDICTIONS)
         if name in table.column_names
     }
     columns.update({f"score.{name}": pa.array(values, pa.float64()) for name, values in scores.items()})

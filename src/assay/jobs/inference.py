@@ -11,7 +11,7 @@ from assay.inference.registry import provider_spec
 from assay.inference.runner import Progress, run_inference
 from assay.jobs.document import JobDocument
 from assay.schemas.jobs import JobAnnotateConfig, JobInferenceConfig
-from assay.storage import ObjectStore
+from assay.storage import ObjectStore, layout
 
 log = logging.getLogger(__name__)
 CONFIGS: TypeAdapter[JobInferenceConfig | JobAnnotateConfig] = TypeAdapter(
@@ -39,8 +39,8 @@ def build_config(document: JobDocument) -> InferenceConfig:
             "api_key_secret": job.secret_key_name,
             "dataset_key": document.input_parquet_key,
             "predictions_key": document.output_parquet_key,
-            "checkpoint_prefix": f"{document.results_prefix}checkpoint/",
-            "cache_prefix": f"projects/{document.project_id}/inference-cache/",
+            "checkpoint_prefix": layout.checkpoint_prefix(document.results_prefix),
+            "cache_prefix": layout.inference_cache_prefix(document.project_id),
             "task": job.task_definition.model_dump(),
             "system_prompt": job.system_prompt,
             "generation": generation,

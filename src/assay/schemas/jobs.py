@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
+
 
 class SummarizationTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +59,7 @@ class JobInferenceConfig(BaseModel):
     trust_remote_code: bool = False
     torch_dtype: str = "auto"
     base_url: str | None = Field(None, max_length=2048)
-    output_field: str | None = "predictions"
+    output_field: str | None = PREDICTIONS
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
     store_to_dataset: bool = False
     system_prompt: str | None = Field(None, max_length=100_000)
@@ -70,7 +72,7 @@ class JobAnnotateConfig(JobInferenceConfig):
     job_type: Literal["annotate"] = "annotate"  # type: ignore[assignment]
     model: str = "facebook/bart-large-cnn"
     provider: str = "hf"
-    output_field: str | None = "ground_truth"
+    output_field: str | None = GROUND_TRUTH
     store_to_dataset: bool = True
 
 

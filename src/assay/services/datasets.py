@@ -34,7 +34,7 @@ from assay.schemas.datasets import DatasetOptions, DatasetRows
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.storage import ObjectStore, ObjectWriter, StorageError, zstd
+from assay.storage import ObjectStore, ObjectWriter, StorageError, layout, zstd
 
 log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=1)
@@ -59,10 +59,6 @@ class ObjectDownload:
     filename: str
     size: int | None  # unknown for objects that are decompressed as they are sent
     chunks: Iterator[bytes]
-
-
-def dataset_prefix(project_id: str, dataset_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/datasets/{dataset_id}/"
 
 
 async def _in_thread(function: Callable[[], T]) -> T:
@@ -109,8 +105,8 @@ class DatasetService:
         source_format = named_format or sniff_format(first_block)
         filename = safe_filename(upload.filename)
         dataset_id = uuid.uuid4()
-        prefix = dataset_prefix(project_id, dataset_id)
-        original_key = f"{prefix}original/{with_extension(filename, source_format)}"
+        prefix = layout.dataset_prefix(project_id, dataset_id)
+        original_key = layout.dataset_original_key(prefix, with_extension(filename, source_format))
         lease_id = await _in_thread(lambda: self._lease(prefix))
         original: ObjectWriter
         if source_format in COMPRESSED_FORMATS:
@@ -118,7 +114,7 @@ class DatasetService:
             original = zstd.ZstdObjectWriter(self.store.open_writer(original_key, zstd.CONTENT_TYPE))
         else:
             original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
-        parquet = self.store.open_writer(f"{prefix}dataset.parquet", CONTENT_TYPES["parquet"])
+        parquet = self.store.open_writer(layout.dataset_table_key(prefix), CONTENT_TYPES["parquet"])
         ingest = TableIngest(source_format, parquet)
         try:
             size = await self._receive(first_block, chunks, original, ingest)
@@ -138,7 +134,7 @@ class DatasetService:
                 columns=summary.columns,
                 ground_truth=summary.ground_truth,
                 original_key=original_key,
-                parquet_key=f"{prefix}dataset.parquet",
+                parquet_key=layout.dataset_table_key(prefix),
                 parquet_size=parquet_info.size,
                 run_id=options.run_id,
                 generated=options.generated,
@@ -210,7 +206,7 @@ class DatasetService:
 
     def delete(self, project_id: str, dataset_id: uuid.UUID, actor: UserRecord) -> None:
         record = self.get(project_id, dataset_id)
-        cleanup = self.cleanups.schedule(dataset_prefix(project_id, dataset_id), utcnow())
+        cleanup = self.cleanups.schedule(layout.dataset_prefix(project_id, dataset_id), utcnow())
         self.datasets.delete(record)
         self.audit.record(
             actor, "delete", "dataset", dataset_id, project_id=project_id, filename=record.filename

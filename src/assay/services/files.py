@@ -1,6 +1,6 @@
 """Versioned project files: streaming upload, versions, download, pruning.
 
-Each version is its own object under ``projects/{project}/files/{version id}/``, written
+Each version is its own object under ``layout.file_prefix``, written
 before its row exists: the upload takes a lease on that prefix in the cleanup outbox, and the
 transaction that inserts the row releases it, so a failed or interrupted upload leaves nothing.
 
@@ -41,7 +41,7 @@ from assay.repositories.files import FileRepository
 from assay.repositories.projects import ProjectRepository
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.storage import ObjectStore, ObjectWriter, StorageError
+from assay.storage import ObjectStore, ObjectWriter, StorageError, layout
 
 log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=6)
@@ -68,10 +68,6 @@ class FileUpload(Protocol):
 class FileDownload:
     record: FileRecord
     chunks: Iterator[bytes]
-
-
-def file_prefix(project_id: str, file_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/files/{file_id}/"
 
 
 def check_file_name(name: str) -> str:
@@ -113,13 +109,14 @@ class FileService:
         version of its name. Form fields: ``folder`` (default ``other``) and ``name``
         (default: the uploaded file's name)."""
         file_id = uuid.uuid4()
-        prefix = file_prefix(project_id, file_id)
+        prefix = layout.file_prefix(project_id, file_id)
+        key = layout.file_content_key(prefix)
         lease_id = await anyio.to_thread.run_sync(self.cleanup.lease, prefix, UPLOAD_LEASE)
         writer: ObjectWriter | None = None
         try:
             default_name = PurePosixPath(upload.filename.replace("\\", "/")).name
             content_type = _content_type(upload.content_type, default_name)
-            writer = self.store.open_writer(f"{prefix}content", content_type)
+            writer = self.store.open_writer(key, content_type)
             size, sha256 = await self._receive(upload.chunks(), writer)
             fields = await upload.fields()
             folder = check_folder(fields.get("folder") or FileFolder.OTHER)
@@ -133,7 +130,7 @@ class FileService:
                 size=size,
                 sha256=sha256,
                 content_type=content_type,
-                object_key=f"{prefix}content",
+                object_key=key,
                 created_by=actor.id,
             )
             return await anyio.to_thread.run_sync(self._save, record, lease_id, actor)
@@ -227,7 +224,7 @@ class FileService:
     ) -> list[int]:
         """Delete every version but the newest ``keep``; returns the deleted version numbers."""
         doomed = self.versions(project_id, folder, name)[keep:]
-        cleanup_ids = [self.cleanup.schedule(file_prefix(project_id, record.id)) for record in doomed]
+        cleanup_ids = [self.cleanup.schedule(layout.file_prefix(project_id, record.id)) for record in doomed]
         for record in doomed:
             self.files.delete(record)
         deleted = [record.version for record in doomed]

@@ -40,16 +40,11 @@ from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
-from assay.services.datasets import dataset_prefix
 from assay.services.links import DownloadLinks
-from assay.storage import ObjectStore, StorageError
+from assay.storage import ObjectStore, StorageError, layout
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
 EVALUATION_COLUMNS = (PREDICTIONS, GROUND_TRUTH)
-
-
-def job_prefix(project_id: str, job_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/jobs/{job_id}/"
 
 
 class JobService:
@@ -94,16 +89,17 @@ class JobService:
         project = ProjectRepository(self.session).get(project_id)
         require_safe_engine(self.clusters.engine(project.ray_address if project else None), config)
         job_id = uuid.uuid4()
-        prefix = job_prefix(project_id, job_id)
+        prefix = layout.job_prefix(project_id, job_id)
         produces_dataset = isinstance(config, JobInferenceConfig)
+        output_prefix = layout.dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None
         document = JobDocument(
             job_id=job_id,
             kind=config.job_type,
             project_id=project_id,
             name=request.name,
             input_parquet_key=dataset.parquet_key if dataset else None,
-            results_prefix=f"{prefix}results/",
-            output_dataset_prefix=dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None,
+            results_prefix=layout.job_results_prefix(project_id, job_id),
+            output_dataset_prefix=output_prefix,
             max_samples=request.max_samples,
             batch_size=request.batch_size,
             config=_document_config(config),
@@ -111,7 +107,7 @@ class JobService:
         )
         lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
         try:
-            writer = self.store.open_writer(f"{prefix}config.json", "application/json")
+            writer = self.store.open_writer(layout.job_document_key(project_id, job_id), "application/json")
             writer.write(document.model_dump_json().encode())
             writer.commit()
             record = JobRecord(
@@ -126,7 +122,7 @@ class JobService:
                     "max_samples": request.max_samples,
                     "batch_size": request.batch_size,
                 },
-                config_key=f"{prefix}config.json",
+                config_key=layout.job_document_key(project_id, job_id),
                 results_prefix=document.results_prefix,
                 output_prefix=document.output_dataset_prefix,
                 engine_name=engine_name(
@@ -233,8 +229,12 @@ class JobService:
         if job.status != JobStatus.SUCCEEDED:
             raise ConflictError(f"job {job_id} has no results (status: {job.status})", field="job_id")
         results_key = (job.summary or {}).get("results_key")
-        key = results_key if isinstance(results_key, str) else f"{job.results_prefix}summary.json"
-        return links.object_url(key, "results.json")
+        key = (
+            results_key
+            if isinstance(results_key, str)
+            else layout.result_key(job.results_prefix, layout.SUMMARY_FILE)
+        )
+        return links.object_url(key, layout.LUMIGATOR_RESULTS_FILE)
 
     def output_dataset(self, project_id: str, job_id: uuid.UUID) -> DatasetRecord:
         job = self.get(project_id, job_id)
