@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeRegistry, EngineUnavailableError
+from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
-from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.errors import ConflictError, InvalidInputError, NotFoundError
 from assay.inference.registry import require_usable
 from assay.jobs.document import JobDocument
 from assay.metrics import default_metrics, require_available
@@ -38,7 +38,7 @@ from assay.security.destinations import check_destination
 from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
-from assay.services.cleanup import ObjectCleanupService
+from assay.services.cleanup import ObjectLease
 from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
 from assay.services.links import DownloadLinks
 from assay.storage import ObjectStore, StorageError, layout
@@ -64,7 +64,6 @@ class JobService:
         self.jobs = JobRepository(session)
         self.datasets = DatasetRepository(session)
         self.secrets = SecretRepository(session)
-        self.cleanup = ObjectCleanupService(session, store)
         self.audit = AuditTrail(session)
 
     def create(
@@ -105,8 +104,7 @@ class JobService:
             config=_document_config(config),
             sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
-        lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
-        try:
+        with ObjectLease(self.session, self.store, prefix, CONFIG_LEASE) as lease:
             writer = self.store.open_writer(layout.job_document_key(project_id, job_id), "application/json")
             writer.write(document.model_dump_json().encode())
             writer.commit()
@@ -135,15 +133,9 @@ class JobService:
             self.jobs.add(record)
             if on_created is not None:
                 on_created(record)
-            self.cleanup.release(lease_id)
+            lease.release()
             self.audit.record(user, "run", "job", job_id, project_id=project_id, kind=config.job_type)
             self.session.commit()
-        except StorageError as exc:
-            self.cleanup.abandon(lease_id)
-            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
-        except BaseException:
-            self.cleanup.abandon(lease_id)
-            raise
         return record
 
     def _input_dataset(self, project_id: str, request: JobCreate) -> DatasetRecord | None:
@@ -213,14 +205,11 @@ class JobService:
             try:
                 with self.store.open_reader(job.logs_key) as reader:
                     return reader.read().decode("utf-8", "replace")
-            except (StorageError, KeyError) as exc:
-                raise StorageUnavailableError(f"logs of job {job_id} cannot be read: {exc}") from exc
+            except KeyError as exc:
+                raise StorageError(f"logs of job {job_id} are missing from storage: {exc}") from exc
         if job.status == JobStatus.CREATED:
             return ""
-        try:
-            return redact_job_tokens(self.clusters.engine(job.ray_address).logs(str(job.id)))
-        except EngineUnavailableError as exc:
-            raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
+        return redact_job_tokens(self.clusters.engine(job.ray_address).logs(str(job.id)))
 
     def result_url(self, project_id: str, job_id: uuid.UUID, links: DownloadLinks) -> str:
         """A link to the job's result: Lumigator's ``results.json`` for an evaluation (Assay's
