@@ -8,7 +8,6 @@ delete removes the row and schedules the prefix for deletion in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService, ObjectLease
 from assay.storage import ObjectStore, ObjectWriter, StorageError, layout, zstd
 
-log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=1)
 # Originals in these formats are kept zstd-compressed (Parquet is compressed already).
 COMPRESSED_FORMATS = frozenset({"csv", "jsonl"})

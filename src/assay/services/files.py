@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import mimetypes
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -42,7 +41,6 @@ from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService, ObjectLease
 from assay.storage import ObjectStore, ObjectWriter, StorageError, layout
 
-log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=6)
 # Each retry follows a commit by a concurrent upload of the same name, so this bounds the
 # number of uploads of one name that can finish at the same moment.
