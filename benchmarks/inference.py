@@ -78,7 +78,7 @@ def config_for(server: OpenAIServer, concurrency: int, run: str) -> InferenceCon
             "checkpoint_prefix": f"bench/{run}/checkpoint/",
             "cache_prefix": f"bench/cache-{run}/",
             "generation": {"max_new_tokens": 64},
-            "http": {"concurrency": concurrency},
+            "options": {"concurrency": concurrency},
         }
     )
 

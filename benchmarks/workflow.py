@@ -2,13 +2,15 @@
 
 Target: a warm 100-row workflow (mock provider, metrics rouge + bleu) reaches ``succeeded`` in
 under 2 s, measured from ``POST /workflows/`` to the first ``GET`` that says so; the first one
-after ``assay serve`` starts (cold: the Ray head, the worker pool and every import start then) in
-under 10 s.
+after ``assay serve`` is healthy (cold: the Ray head, the warm worker and every import start
+with the server, ``ASSAY_WARM_POOL_AT_START``) in under 10 s. For reference, the same cold
+workflow on a server that starts them only when the first job needs them.
 
 What one run does:
 
 1. starts a real ``assay serve`` (embedded mode, a fresh ``ASSAY_HOME``, a free port) and waits
-   for its health route;
+   for its health route (twice: once with ``ASSAY_WARM_POOL_AT_START=false``, for the
+   reference, without warm runs);
 2. uploads a 100-row dataset and creates an experiment;
 3. runs one cold workflow, then ``--warm`` more, one after the other, polling every 20 ms;
 4. submits a trivial ``python -c pass`` job to the same Ray head with Ray's own
@@ -98,18 +100,21 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100)
-    parser.add_argument("--warm", type=int, default=5)
-    args = parser.parse_args()
+def first_workflow(
+    rows: int, warm: int, at_start: bool
+) -> tuple[float, float, str, list[tuple[float, str]], float]:
+    """One fresh ``assay serve``: seconds until it is healthy, the cold workflow (from its POST)
+    and its phases, the warm ones, and the bare Ray job."""
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as folder:
         home = Path(folder) / "home"
         home.mkdir()
         started = time.perf_counter()
-        with assay_serve(home) as url, httpx.Client(base_url=f"{url}/api/v1", timeout=60) as api:
-            print(f"assay serve ready in {time.perf_counter() - started:.2f} s")
-            uploaded = api.post("/datasets/", files={"dataset": ("bench.csv", dataset(args.rows))})
+        with (
+            assay_serve(home, warm_pool_at_start=str(at_start).lower()) as url,
+            httpx.Client(base_url=f"{url}/api/v1", timeout=60) as api,
+        ):
+            ready = time.perf_counter() - started
+            uploaded = api.post("/datasets/", files={"dataset": ("bench.csv", dataset(rows))})
             uploaded.raise_for_status()
             experiment = api.post(
                 "/experiments/", json={"name": "bench", "dataset": uploaded.json()["id"], "max_samples": -1}
@@ -117,12 +122,25 @@ def main() -> int:
             experiment.raise_for_status()
             experiment_id = experiment.json()["id"]
             cold, cold_phases = run_workflow(api, experiment_id, "cold")
-            warm_runs = [run_workflow(api, experiment_id, f"warm-{i}") for i in range(args.warm)]
-            warm = [seconds for seconds, _ in warm_runs]
-            ray_job = bare_ray_job(url, home)
+            warm_runs = [run_workflow(api, experiment_id, f"warm-{i}") for i in range(warm)]
+            ray_job = bare_ray_job(url, home) if warm else 0.0
+    return ready, cold, cold_phases, warm_runs, ray_job
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100)
+    parser.add_argument("--warm", type=int, default=5)
+    args = parser.parse_args()
+    lazy_ready, lazy_cold, lazy_phases, _, _ = first_workflow(args.rows, 0, at_start=False)
+    ready, cold, cold_phases, warm_runs, ray_job = first_workflow(args.rows, args.warm, at_start=True)
+    warm = [seconds for seconds, _ in warm_runs]
     median = statistics.median(warm)
-    print(f"cold workflow ({args.rows} rows, rouge + bleu): {cold:.2f} s  (goal < {COLD_GOAL_S:.0f} s)")
-    print(f"  first seen: {cold_phases}")
+    print(f"cold workflow ({args.rows} rows, rouge + bleu), the first after assay serve is healthy:")
+    print(f"  worker started with the server (default): {cold:.2f} s  (goal < {COLD_GOAL_S:.0f} s)")
+    print(f"    serve healthy after {ready:.2f} s; first seen: {cold_phases}")
+    print(f"  worker started by the first job (ASSAY_WARM_POOL_AT_START=false): {lazy_cold:.2f} s")
+    print(f"    serve healthy after {lazy_ready:.2f} s; first seen: {lazy_phases}")
     print(f"warm workflows x{len(warm)}: median {median:.2f} s, min {min(warm):.2f} s, max {max(warm):.2f} s")
     print(f"  each: {', '.join(f'{value:.2f}' for value in warm)}  (goal < {WARM_GOAL_S:.0f} s)")
     print(f"  first seen (median run): {sorted(warm_runs)[len(warm_runs) // 2][1]}")

@@ -42,6 +42,8 @@ def make_settings(
         "ray_address": head.dashboard_url,
         "ray_auth_token_file": head.token_path,
         "ray_python": sys.executable,
+        # Test apps share one Ray head: a worker starts when a test's work needs one.
+        "warm_pool_at_start": False,
         # The host name of FastAPI's in-process TestClient.
         "allowed_hosts": ["testserver"],
     }

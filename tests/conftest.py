@@ -14,9 +14,12 @@ import pytest
 
 from assay.compute.local_ray import LocalRayHead
 from tests.backends import BACKENDS, Backend
-from tests.servers import MlflowServer, PostgresDatabase, SeaweedS3
+from tests.servers import REPOSITORY, MlflowServer, PostgresDatabase, SeaweedS3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Jobs import the plug-ins of tests/plugins by module path, as a worker imports an installed
+# package: the Ray head started for the tests passes PYTHONPATH on to them.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@
 - track: replay the tracking outbox into MLflow (``TrackingDrain``), apart from reconciling so
   that a slow tracking server never delays a job
 - clean: delete object prefixes nothing points at (idempotent, so every process may sweep)
+
+and once, at start, ``start_warm_worker`` (``ASSAY_WARM_POOL_AT_START``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from collections.abc import Callable
 import anyio
 from sqlalchemy.orm import Session
 
+from assay.compute import EngineUnavailableError
 from assay.runtime import Runtime
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.leadership import Leadership, holder_id
 from assay.services.reconciler import Reconciler
 from assay.services.tracking import TrackingDrain
+from assay.services.warm_pool import WarmPool
 from assay.wakeup import QUIET, Wakeup
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,17 @@ def stop_jobs_on_shutdown(runtime: Runtime) -> None:
             runtime.secret_box,
             runtime.link_signer,
         ).stop_all(SHUTDOWN_REASON)
+
+
+def start_warm_worker(runtime: Runtime) -> None:
+    """Once, as the server starts: the local Ray head and a warm worker cost seconds to start,
+    and a user's first workflow should not wait for them. A worker that dies later is
+    restarted when work needs one (``Reconciler``); a failure here is only logged."""
+    with runtime.session_factory() as session:
+        try:
+            WarmPool(session, runtime.clusters.default, runtime.settings).keep_worker(needed=True)
+        except EngineUnavailableError as exc:
+            log.warning("the warm worker could not start with the server: %s", exc)
 
 
 def track(runtime: Runtime, session: Session) -> None:
@@ -104,7 +119,11 @@ async def run_duty(
 
 def start_duties(runtime: Runtime) -> list[asyncio.Task[None]]:
     settings = runtime.settings
+    at_start = []
+    if settings.warm_pool and settings.warm_pool_at_start:
+        at_start.append(asyncio.create_task(anyio.to_thread.run_sync(start_warm_worker, runtime)))
     return [
+        *at_start,
         asyncio.create_task(
             run_duty(
                 runtime,

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         default=True,
         description="built-in jobs run in a warm worker (a long-lived engine job), not each in its own",
     )
+    warm_pool_at_start: bool = Field(
+        default=True,
+        description=(
+            "keep a warm worker running from the server's start, so the first workflow does not "
+            "wait for the local Ray head and the worker's imports"
+        ),
+    )
     warm_pool_slots: int = Field(
         default=4, ge=1, le=64, description="built-in jobs one warm worker runs at once"
     )

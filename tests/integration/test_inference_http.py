@@ -60,7 +60,7 @@ def config(base_url: str, **overrides: Any) -> InferenceConfig:
         "dataset_key": DATASET,
         "predictions_key": "jobs/j/predictions.parquet",
         "checkpoint_prefix": "jobs/j/checkpoint/",
-        "http": {"concurrency": 8, "backoff_base_s": 0.01, "backoff_max_s": 0.05, "max_retries": 3},
+        "options": {"concurrency": 8, "backoff_base_s": 0.01, "backoff_max_s": 0.05, "max_retries": 3},
     }
     for name, value in overrides.items():
         values[name] = values[name] | value if isinstance(value, dict) and name in values else value
@@ -102,7 +102,7 @@ def test_server_errors_are_retried_until_an_answer(endpoint: OpenAIServer) -> No
 def test_rate_limiting_honours_retry_after_and_halves_the_concurrency(endpoint: OpenAIServer) -> None:
     endpoint.control(rules=[Rule(status=429, times=1, retry_after="0.3")])
     results, provider = generate(
-        config(endpoint.base_url, http={"concurrency": 16}), [f"p{i}" for i in range(16)]
+        config(endpoint.base_url, options={"concurrency": 16}), [f"p{i}" for i in range(16)]
     )
     assert all(result.error is None for result in results)
     stats = endpoint.stats()
@@ -113,7 +113,7 @@ def test_rate_limiting_honours_retry_after_and_halves_the_concurrency(endpoint: 
 
 def test_a_request_that_times_out_is_retried(endpoint: OpenAIServer) -> None:
     endpoint.control(rules=[Rule(match="slow", delay_s=2.0, times=1)])
-    [result], provider = generate(config(endpoint.base_url, http={"timeout_s": 0.3}), ["slow one"])
+    [result], provider = generate(config(endpoint.base_url, options={"timeout_s": 0.3}), ["slow one"])
     assert result.error is None and result.text == "echo: slow one"
     assert endpoint.stats()["requests"] == 2
     assert provider.stats()["timeouts"] == 1
@@ -176,7 +176,7 @@ def test_the_completions_endpoint_gets_system_and_user_text(
     put_dataset(store, 2)
     cfg = config(
         endpoint.base_url,
-        http={"endpoint": "completions"},
+        options={"endpoint": "completions"},
         system_prompt="SYS",
         task={"task": "text-generation"},
     )
@@ -249,7 +249,7 @@ def test_a_stopped_run_resumes_without_sending_any_request_twice(
     put_dataset(store, 120)
     endpoint.control(latency_s=0.05)
     cfg = config(
-        endpoint.base_url, http={"concurrency": 4}, checkpoint_every=1000, checkpoint_interval_s=3600
+        endpoint.base_url, options={"concurrency": 4}, checkpoint_every=1000, checkpoint_interval_s=3600
     )
     assert run_and_kill(endpoint, store, cfg, tmp_path, signal.SIGTERM) == 3
     assert not store.list("jobs/j/predictions")
@@ -268,11 +268,11 @@ def test_a_killed_run_repeats_at_most_about_one_checkpoint(
 ) -> None:
     put_dataset(store, 120)
     endpoint.control(latency_s=0.05)
-    cfg = config(endpoint.base_url, http={"concurrency": 4}, checkpoint_every=5)
+    cfg = config(endpoint.base_url, options={"concurrency": 4}, checkpoint_every=5)
     assert run_and_kill(endpoint, store, cfg, tmp_path, signal.SIGKILL) == -signal.SIGKILL
     summary = resume(endpoint, store, cfg)
     repeated = endpoint.stats()["requests"] - 120
-    lost_at_most = 2 * cfg.checkpoint_every + cfg.http.concurrency
+    lost_at_most = 2 * cfg.checkpoint_every + cfg.options.concurrency  # type: ignore[attr-defined]
     assert summary.from_cache >= 30 - lost_at_most
     assert repeated <= lost_at_most
     assert endpoint.stats()["max_requests_per_prompt"] <= 2

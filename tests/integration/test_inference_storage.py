@@ -60,7 +60,7 @@ def test_predictions_and_cache_round_trip_through_s3(store: S3ObjectStore) -> No
 
 def test_a_failed_run_leaves_its_answers_but_no_predictions(store: S3ObjectStore) -> None:
     with pytest.raises(InferenceError, match="consecutive failed examples"):
-        run_inference(config(fail_fast_after=5, mock={"fail_when": "row 2", "concurrency": 1}), store)
+        run_inference(config(fail_fast_after=5, options={"fail_when": "row 2", "concurrency": 1}), store)
     assert store.list("jobs/j/predictions") == []
     # "row 2" and "row 20".."row 29" fail; the run stops at the 5th in a row (row 24). The 19
     # answers before it (rows 0..19 but row 2) were kept: the next run asks only the 31 others.

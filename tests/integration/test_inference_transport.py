@@ -67,7 +67,7 @@ def provider_for(base_url: str, concurrency: int = 4) -> OpenAICompatibleProvide
             "dataset_key": "d",
             "predictions_key": "p",
             "checkpoint_prefix": "c/",
-            "http": {"concurrency": concurrency, "max_retries": 0, "timeout_s": 10},
+            "options": {"concurrency": concurrency, "max_retries": 0, "timeout_s": 10},
         }
     )
     return OpenAICompatibleProvider(config, "sk-proxy-test")

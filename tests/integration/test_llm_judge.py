@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.evaluation.judge import JudgeSettings, judge, parse_verdict
+from assay.evaluation.judge import JudgeSettings, judge, judge_model, parse_verdict
 from assay.storage.local import LocalObjectStore
 from tests.openai_server import OpenAIServer, Rule
 
@@ -32,8 +32,7 @@ def test_verdicts_are_parsed_repaired_retried_or_recorded_as_errors(
     )
     store = LocalObjectStore(tmp_path / "objects")
     settings = JudgeSettings(
-        model="judge-model",
-        base_url=server.base_url,
+        model=judge_model("judge-model", server.base_url),
         task="summarization",
         scratch_prefix="judge/",
         cache_prefix="cache/",

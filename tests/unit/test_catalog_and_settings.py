@@ -6,7 +6,8 @@ import pytest
 
 from assay.config import Settings
 from assay.errors import UnsupportedError
-from assay.services.catalog import TASKS, ModelCatalog
+from assay.services.catalog import ModelCatalog
+from assay.tasks import TASKS
 
 
 def test_catalog_covers_every_task_and_provider_kind() -> None:

@@ -39,7 +39,7 @@ def _config(base_url: str) -> InferenceConfig:
             "predictions_key": "out.parquet",
             "checkpoint_prefix": "checkpoint/",
             "task": {"task": "text-generation"},
-            "http": {"max_retries": 0, "concurrency": 1},
+            "options": {"max_retries": 0, "concurrency": 1},
         }
     )
 

@@ -88,7 +88,7 @@ def test_template_placeholders_must_be_plain_names() -> None:
 
 def test_the_cache_identity_ignores_throughput_settings_but_not_sampling() -> None:
     base = config(provider="vllm", base_url="http://h/v1")
-    faster = config(provider="vllm", base_url="http://h/v1", http={"concurrency": 500, "max_retries": 1})
+    faster = config(provider="vllm", base_url="http://h/v1", options={"concurrency": 500, "max_retries": 1})
     hotter = config(provider="vllm", base_url="http://h/v1", generation={"temperature": 0.9})
     alias = config(provider="openai-compatible", base_url="http://h/v1")
     assert base.cache_identity() == faster.cache_identity() == alias.cache_identity()

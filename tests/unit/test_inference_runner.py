@@ -19,12 +19,10 @@ from assay.inference import (
     InferenceError,
     InferenceSummary,
     Progress,
-    ProviderSpec,
     predictions_schema,
-    register_provider,
     run_inference,
 )
-from assay.inference.registry import COMMON_PARAMS
+from assay.inference.providers.mock import MockProvider
 from assay.storage.local import LocalObjectStore
 from tests.helpers import parquet_bytes
 
@@ -50,7 +48,7 @@ def config(**overrides: Any) -> InferenceConfig:
         "dataset_key": DATASET,
         "predictions_key": PREDICTIONS,
         "checkpoint_prefix": "jobs/j1/checkpoint/",
-        "mock": {"reply": "<think>about {prompt}</think>answer to {prompt}"},
+        "options": {"reply": "<think>about {prompt}</think>answer to {prompt}"},
         "checkpoint_every": 3,
     }
     return InferenceConfig.model_validate(values | overrides)
@@ -117,20 +115,20 @@ def test_max_samples_takes_the_first_examples(store: LocalObjectStore) -> None:
 
 def test_a_rerun_is_answered_from_the_cache_and_errors_are_not_cached(store: LocalObjectStore) -> None:
     put_dataset(store, ROWS)
-    flaky = config(cache_prefix="cache/", mock={"reply": "ok {prompt}", "fail_when": "text 3"})
+    flaky = config(cache_prefix="cache/", options={"reply": "ok {prompt}", "fail_when": "text 3"})
     first = run(store, flaky)
     assert (first.generated, first.failed, first.provider_stats) == (9, 1, {"requests": 10})
     failed_row = predictions(store).slice(3, 1).to_pylist()[0]
     assert failed_row["predictions"] is None and "mock failure" in failed_row["error"]
 
-    healed = config(cache_prefix="cache/", mock={"reply": "ok {prompt}"})
+    healed = config(cache_prefix="cache/", options={"reply": "ok {prompt}"})
     second = run(store, healed)
     assert second.provider_stats == {"requests": 1}  # only the example that failed
     assert (second.from_cache, second.generated, second.failed) == (9, 1, 0)
     assert predictions(store).column("predictions").to_pylist() == [f"ok text {i}" for i in range(10)]
     assert [info.key.split("/")[-2] for info in store.list("cache/")] == ["runs", "runs"]  # merged per run
 
-    other_model = run(store, config(cache_prefix="cache/", model="another", mock={"reply": "ok {prompt}"}))
+    other_model = run(store, config(cache_prefix="cache/", model="another", options={"reply": "ok {prompt}"}))
     assert other_model.provider_stats == {"requests": 10}
 
 
@@ -139,7 +137,7 @@ def test_cached_rows_reproduce_latency_tokens_and_cost(store: LocalObjectStore) 
     priced = config(
         cache_prefix="cache/",
         price={"input_per_million": 1_000_000, "output_per_million": 2_000_000},
-        mock={"reply": "a b", "latency_s": 0.01},
+        options={"reply": "a b", "latency_s": 0.01},
     )
     first = run(store, priced)
     before = predictions(store)
@@ -167,20 +165,20 @@ def test_identical_prompts_are_sent_once(store: LocalObjectStore) -> None:
 
 def test_a_run_with_too_many_failures_fails_but_keeps_its_results(store: LocalObjectStore) -> None:
     put_dataset(store, [{"examples": f"{'bad' if i < 6 else 'good'} {i}"} for i in range(10)])
-    failing = config(max_error_rate=0.5, fail_fast_after=0, mock={"fail_when": "bad", "reply": "x"})
+    failing = config(max_error_rate=0.5, fail_fast_after=0, options={"fail_when": "bad", "reply": "x"})
     with pytest.raises(InferenceError, match="6 of 10 examples failed"):
         run(store, failing)
     assert predictions(store).column("error").null_count == 4
     assert store.list("jobs/j1/checkpoint/")  # kept: a resubmitted run asks only the failures again
 
-    resubmitted = config(max_error_rate=0.5, fail_fast_after=0, mock={"reply": "x"})
+    resubmitted = config(max_error_rate=0.5, fail_fast_after=0, options={"reply": "x"})
     summary = run(store, resubmitted)
     assert summary.provider_stats == {"requests": 6} and summary.failed == 0
 
 
 def test_consecutive_failures_stop_the_run_early_and_write_no_predictions(store: LocalObjectStore) -> None:
     put_dataset(store, [{"examples": f"broken {i}"} for i in range(200)])
-    failing = config(fail_fast_after=5, mock={"fail_when": "broken", "concurrency": 1})
+    failing = config(fail_fast_after=5, options={"fail_when": "broken", "concurrency": 1})
     with pytest.raises(InferenceError, match="5 consecutive failed examples; last error: mock failure"):
         run(store, failing)
     assert store.list("jobs/j1/") == []
@@ -206,9 +204,14 @@ def test_bad_inputs_are_reported_with_the_field_at_fault(store: LocalObjectStore
         run(store, config(prompt_template="{question}"))
 
 
+class NeedsExtra(MockProvider):
+    requires = ("assay_missing_dependency",)
+    install_hint = "pip it"
+
+
 def test_a_provider_with_missing_dependencies_fails_with_an_install_hint(store: LocalObjectStore) -> None:
-    spec = ProviderSpec("needs-extra", "assay_missing:Provider", "x", COMMON_PARAMS, install_hint="pip it")
-    register_provider(spec)
     put_dataset(store, ROWS)
-    with pytest.raises(UnsupportedError, match=r"provider 'needs-extra' cannot be used here.*pip it"):
-        run(store, config(provider="needs-extra"))
+    # A resolved config names its provider's class, as a worker that never saw the registration gets it.
+    needs_extra = config(provider="needs-extra", provider_target=f"{__name__}:NeedsExtra")
+    with pytest.raises(UnsupportedError, match=r"provider 'needs-extra' cannot run here.*pip it"):
+        run(store, needs_extra)

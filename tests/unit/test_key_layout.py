@@ -17,7 +17,7 @@ LAYOUT = ROOT / "storage" / "layout.py"
 # A key segment (``projects/``, ``{id}/results/``...) or one of the layout's file names. URL
 # paths start with "/" and are routes, not keys.
 KEY_PART = re.compile(
-    r"(^|[^/]/|^[^/].*/)(projects|datasets|files|jobs|results|inference-cache|checkpoint|original|judge)/"
+    r"(^|[^/]/|^[^/].*/)(projects|datasets|files|jobs|results|inference-cache|checkpoint|original|scratch)/"
     r"|^projects/"
     r"|(^|/)(summary\.json|failure\.json|scores\.parquet|compiled\.json|dataset\.parquet"
     r"|logs\.txt|worker-output\.txt)$"
@@ -75,5 +75,5 @@ def test_keys_nest_under_their_project() -> None:
     results = layout.job_results_prefix("p1", job)
     assert results.startswith(layout.job_prefix("p1", job)) and results.endswith("/")
     assert layout.result_key(results, layout.SUMMARY_FILE) == f"{results}summary.json"
-    prompts, answers, checkpoint = layout.judge_attempt_keys(layout.judge_prefix(results), "a")
-    assert all(key.startswith(f"{results}judge/a/") for key in (prompts, answers, checkpoint))
+    prompts, answers, checkpoint = layout.judge_attempt_keys(layout.scratch_prefix(results), "a")
+    assert all(key.startswith(f"{results}scratch/a/") for key in (prompts, answers, checkpoint))

@@ -32,6 +32,7 @@ def test_every_metric_of_the_issue_is_registered() -> None:
         "exact_match",
         "f1",
         "length",
+        "llm_judge",
     ]
 
 

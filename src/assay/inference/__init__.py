@@ -4,20 +4,10 @@ Importing this package never imports torch or transformers: providers are loaded
 when a run needs them (see ``registry``).
 """
 
-from assay.inference.config import (
-    GenerationParams,
-    HFOptions,
-    HTTPOptions,
-    InferenceConfig,
-    MockOptions,
-    QuestionAnsweringTask,
-    SummarizationTask,
-    TaskDefinition,
-    TextGenerationTask,
-    TranslationTask,
-)
+from assay.inference.config import GenerationParams, InferenceConfig, ModelChoice
 from assay.inference.pricing import ModelPrice
-from assay.inference.registry import ProviderSpec, ProviderUnavailableError, provider_names, register_provider
+from assay.inference.providers.base import Generation, JobRequest, Provider, ProviderOptions
+from assay.inference.registry import ProviderUnavailableError, provider_names, register_provider
 from assay.inference.results import InferenceSummary, LatencyStats, predictions_schema
 from assay.inference.runner import (
     InferenceError,
@@ -29,25 +19,21 @@ from assay.inference.runner import (
 )
 
 __all__ = [
+    "Generation",
     "GenerationParams",
-    "HFOptions",
-    "HTTPOptions",
     "InferenceConfig",
     "InferenceError",
     "InferenceStopped",
     "InferenceSummary",
+    "JobRequest",
     "LatencyStats",
-    "MockOptions",
+    "ModelChoice",
     "ModelPrice",
     "Progress",
     "ProgressCallback",
-    "ProviderSpec",
+    "Provider",
+    "ProviderOptions",
     "ProviderUnavailableError",
-    "QuestionAnsweringTask",
-    "SummarizationTask",
-    "TaskDefinition",
-    "TextGenerationTask",
-    "TranslationTask",
     "predictions_schema",
     "provider_names",
     "register_provider",

@@ -8,42 +8,32 @@ than a silently ignored setting.
 
 from __future__ import annotations
 
+import contextlib
 import string
-from typing import Annotated, Any, Literal
+from typing import Any, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from assay.errors import UnsupportedError
 from assay.inference.pricing import ModelPrice
-from assay.inference.registry import provider_spec
+from assay.inference.providers.base import Provider, ProviderOptions
+from assay.inference.registry import provider_class, provider_target, require_installed
+from assay.tasks import SummarizationTask, TaskDefinition
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class SummarizationTask(_Strict):
-    task: Literal["summarization"] = "summarization"
-
-
-class TranslationTask(_Strict):
-    task: Literal["translation"] = "translation"
-    source_language: str = Field(min_length=1, description="ISO 639-1 code (en) or name (English)")
-    target_language: str = Field(min_length=1)
-
-
-class QuestionAnsweringTask(_Strict):
-    task: Literal["question-answering"] = "question-answering"
-
-
-class TextGenerationTask(_Strict):
-    task: Literal["text-generation"] = "text-generation"
-
-
-TaskDefinition = Annotated[
-    SummarizationTask | TranslationTask | QuestionAnsweringTask | TextGenerationTask,
-    Field(discriminator="task"),
-]
 
 
 class GenerationParams(_Strict):
@@ -77,41 +67,6 @@ class GenerationParams(_Strict):
         )
 
 
-class HTTPOptions(_Strict):
-    """OpenAI-compatible endpoints: concurrency bound, timeouts and the retry policy."""
-
-    concurrency: int = Field(32, ge=1, le=1024, description="most requests in flight (AIMD lowers it on 429)")
-    timeout_s: float = Field(120.0, gt=0, description="whole-request timeout")
-    connect_timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(6, ge=0, le=20)
-    backoff_base_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(30.0, gt=0)
-    max_retry_after_s: float = Field(120.0, ge=0, description="longest retry-after wait honoured")
-    endpoint: Literal["chat", "completions"] = "chat"
-
-
-class HFOptions(_Strict):
-    """Local transformers models."""
-
-    batch_size: int = Field(8, ge=1, le=1024)
-    device: str | None = Field(None, description="cuda, cuda:1, mps, cpu; default: CUDA if present, else CPU")
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    kind: Literal["auto", "causal", "seq2seq"] = "auto"
-    gguf_file: str | None = Field(
-        None, description="GGUF file inside the model folder; found alone if unique"
-    )
-    trust_remote_code: bool = False
-
-
-class MockOptions(_Strict):
-    """A deterministic stand-in model for tests: replies ``reply`` with ``{prompt}`` replaced."""
-
-    reply: str = "{prompt}"
-    latency_s: float = Field(0.0, ge=0)
-    fail_when: str | None = Field(None, description="prompts containing this text fail")
-    concurrency: int = Field(8, ge=1)
-
-
 def _template_fields(template: str) -> list[str]:
     """Placeholder names of a ``str.format`` template; only plain names are allowed.
 
@@ -128,15 +83,134 @@ def _template_fields(template: str) -> list[str]:
     return fields
 
 
-class InferenceConfig(_Strict):
-    """One model run over one dataset. Object keys are relative to the object store's root."""
+class ModelChoice(_Strict):
+    """Which model, called how: the part of a run the API resolves and checks when a job or
+    workflow is created, so that a misspelled provider or a bad option is a 422 then.
 
+    ``options`` are validated by the provider's own ``Options`` model; ``provider_target``
+    records the provider's ``module:Class`` (filled from the registry when absent), so that the
+    worker imports the class the API resolved even if only the API registered it.
+    """
+
+    provider_target: str | None = Field(None, description="module:Class of the provider; set on resolution")
     provider: str = Field(description="hf, openai, openai-compatible, vllm, ollama, mistral, mock...")
     model: str = Field(min_length=1, description="model name at the endpoint, or a local path / package:NAME")
     base_url: str | None = None
     api_key_secret: str | None = Field(
         None, description="name of the secret holding the API key (not the key)"
     )
+    generation: GenerationParams = Field(default_factory=GenerationParams)
+    options: SerializeAsAny[ProviderOptions] = Field(
+        default_factory=ProviderOptions, validate_default=True, description="the provider's own options"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _record_target(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and not data.get("provider_target")
+            and isinstance(data.get("provider"), str)
+        ):
+            with contextlib.suppress(UnsupportedError):  # an unknown name is reported on its field
+                data = {**data, "provider_target": provider_target(data["provider"])}
+        return data
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            provider_class(value, info.data.get("provider_target"))
+        except UnsupportedError as exc:
+            raise ValueError(exc.message) from None  # pydantic reports ValueErrors with the field's path
+        return value
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _provider_options(cls, value: Any, info: ValidationInfo) -> ProviderOptions:
+        if "provider" not in info.data:  # the provider's own error says why
+            return ProviderOptions()
+        options = provider_class(info.data["provider"], info.data.get("provider_target")).Options
+        if isinstance(value, options):
+            return value
+        return options.model_validate(value.model_dump() if isinstance(value, BaseModel) else value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> Self:
+        provider = self.provider_class
+        if provider.needs_base_url(self.provider) and self.base_url is None:
+            raise _field_error(
+                "base_url",
+                f"base_url is required for provider {self.provider!r}: "
+                "it needs the base_url of the server to call",
+            )
+        unsupported = sorted(set(self.generation.explicit()) - provider.params)
+        if unsupported:
+            raise _field_error(
+                f"generation.{unsupported[0]}",
+                f"generation.{unsupported[0]} is not supported by provider {self.provider!r} "
+                f"(supported: {', '.join(sorted(provider.params))}; "
+                "server-specific settings go in generation.extra)",
+            )
+        return self
+
+    @property
+    def provider_class(self) -> type[Provider]:
+        return provider_class(self.provider, self.provider_target)
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or self.provider_class.default_base_url(self.provider)
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything besides the prompt that decides a response: the cache's namespace.
+
+        Only settings that change what the model answers are in it (the provider adds its
+        own), not concurrency, retries or batch size, so that tuning throughput keeps the cache.
+        """
+        provider = self.provider_class
+        return {
+            "family": provider.family,
+            "model": self.model,
+            "base_url": self.resolved_base_url,
+            "generation": self.generation.explicit(),
+            **provider.cache_identity(self),
+        }
+
+    def check_usable(self) -> None:
+        """Refuse (naming the field) a choice this deployment cannot run: the provider's
+        dependencies are installed and its own checks pass. Called when a job is created."""
+        provider = self.provider_class
+        require_installed(self.provider, provider)
+        provider.check(self)
+
+
+def _field_error(location: str, message: str) -> ValidationError:
+    """A validation error located at ``location`` (dotted), raised from a model validator."""
+    return ValidationError.from_exception_data(
+        "InferenceConfig",
+        [
+            {
+                "type": "value_error",
+                "loc": tuple(location.split(".")),
+                "input": None,
+                "ctx": {"error": ValueError(message)},
+            }
+        ],
+    )
+
+
+class InferenceConfig(ModelChoice):
+    """One model run over one dataset. Object keys are relative to the object store's root."""
 
     dataset_key: str = Field(min_length=1, description="canonical Parquet of the input dataset")
     predictions_key: str = Field(min_length=1, description="where the predictions Parquet is written")
@@ -147,7 +221,6 @@ class InferenceConfig(_Strict):
     task: TaskDefinition = Field(default_factory=SummarizationTask)
     system_prompt: str | None = Field(None, description="replaces the task's default system prompt, verbatim")
     prompt_template: str | None = Field(None, description="user message; {example} and other column names")
-    generation: GenerationParams = Field(default_factory=GenerationParams)
     max_samples: int | None = Field(None, description="first N examples; None or -1: all")
     annotate: bool = Field(False, description="write the predictions as ground_truth")
 
@@ -157,19 +230,6 @@ class InferenceConfig(_Strict):
     max_error_rate: float = Field(0.5, ge=0.0, le=1.0, description="a run with more failed examples fails")
     fail_fast_after: int = Field(20, ge=0, description="abort after N consecutive failures; 0: never")
     price: ModelPrice | None = Field(None, description="overrides the built-in price table")
-
-    http: HTTPOptions = Field(default_factory=HTTPOptions)
-    hf: HFOptions = Field(default_factory=HFOptions)
-    mock: MockOptions = Field(default_factory=MockOptions)
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        try:
-            provider_spec(value)
-        except UnsupportedError as exc:
-            raise ValueError(exc.message) from None  # pydantic reports ValueErrors with the field's path
-        return value
 
     @field_validator("max_samples")
     @classmethod
@@ -192,54 +252,6 @@ class InferenceConfig(_Strict):
             _template_fields(value)
         return value
 
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _fits_provider(self) -> InferenceConfig:
-        spec = provider_spec(self.provider)
-        if spec.needs_base_url and self.base_url is None:
-            raise ValueError(f"base_url is required for provider {self.provider!r}")
-        unsupported = sorted(set(self.generation.explicit()) - spec.params)
-        if unsupported:
-            raise ValueError(
-                f"generation.{unsupported[0]} is not supported by provider {self.provider!r} "
-                f"(supported: {', '.join(sorted(spec.params))}; "
-                "server-specific settings go in generation.extra)"
-            )
-        return self
-
-    @property
-    def resolved_base_url(self) -> str | None:
-        return self.base_url or provider_spec(self.provider).default_base_url
-
     @property
     def template_fields(self) -> list[str]:
         return _template_fields(self.prompt_template) if self.prompt_template else []
-
-    def cache_identity(self) -> dict[str, Any]:
-        """Everything besides the prompt that decides a response: the cache's namespace.
-
-        Only settings that change what the model answers are in it (not concurrency, retries
-        or batch size), so that tuning throughput keeps the cache.
-        """
-        spec = provider_spec(self.provider)
-        identity: dict[str, Any] = {
-            "family": spec.family,
-            "model": self.model,
-            "base_url": self.resolved_base_url,
-            "generation": self.generation.explicit(),
-        }
-        if spec.family == "openai-compatible":
-            identity["endpoint"] = self.http.endpoint
-        elif spec.family == "hf":
-            identity.update(self.hf.model_dump(include={"gguf_file", "kind", "dtype"}))
-        elif spec.family == "mock":
-            identity["reply"] = self.mock.reply
-        return identity

@@ -15,7 +15,8 @@ from typing import Any
 
 from assay.datasets.columns import EXAMPLES
 from assay.errors import InvalidInputError
-from assay.inference.config import InferenceConfig, TranslationTask
+from assay.inference.config import InferenceConfig
+from assay.tasks import TASKS, TranslationTask
 
 LANGUAGES = {
     "ar": "Arabic",
@@ -42,21 +43,6 @@ LANGUAGES = {
     "zh": "Chinese",
 }
 
-SYSTEM_PROMPTS = {
-    "summarization": (
-        "You are a helpful assistant, expert in text summarization. For every prompt you receive, "
-        "provide a summary of its contents in at most two sentences."
-    ),
-    "translation": (
-        "You are a helpful assistant, expert in translation. For every prompt you receive, translate "
-        "the text from {source} to {target}. Reply with the translation only."
-    ),
-    "question-answering": (
-        "You are a helpful assistant. Answer the question you receive accurately and concisely. "
-        "Reply with the answer only."
-    ),
-    "text-generation": "You are a helpful assistant.",
-}
 EXAMPLE_FIELD = "example"
 
 
@@ -81,7 +67,7 @@ class Prompt:
 
 def default_system_prompt(config: InferenceConfig) -> str:
     task = config.task
-    template = SYSTEM_PROMPTS[task.task]
+    template = TASKS[task.task].system_prompt
     if isinstance(task, TranslationTask):
         return template.format(
             source=language_name(task.source_language), target=language_name(task.target_language)

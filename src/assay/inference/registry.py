@@ -1,133 +1,96 @@
-"""Providers registered by name and imported only when a run needs them.
+"""Providers registered by name, each one ``module:Class`` path, imported on first use.
 
-The registry holds plain data (an import path and what the provider accepts), so that
-``import assay.inference`` and validating a config never import torch or transformers: a
-machine without the ``hf`` extra can still run HTTP inference and validate any config. It knows
-nothing of the ``Provider`` class either (``providers.base.load_provider`` imports one), so the
-config can consult it without an import cycle through the providers.
+Registering a provider is one call, ``register_provider(name, "package.module:Class")``; the
+class describes itself (``providers.base.Provider``: options, checks, cache identity, client).
+Modules are imported only when a config names them, and a provider module imports its heavy
+dependencies only when it starts, so ``import assay`` and validating any config never import
+torch or a vendor SDK. A resolved config records the path (``provider_target``), so that a
+worker which never ran a plug-in's registration still imports the same class.
+
+Names can also come from installed packages, through the ``assay.providers`` entry-point
+group (``name = "package.module:Class"``), read once, on the first lookup of a name not
+registered here.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
 
-from assay.errors import InvalidInputError, UnsupportedError
+from assay.errors import UnsupportedError
+from assay.inference.providers.base import Provider
 
-COMMON_PARAMS = frozenset({"max_new_tokens", "temperature", "top_p", "seed", "stop", "extra"})
-HTTP_PARAMS = COMMON_PARAMS | {"frequency_penalty", "presence_penalty"}
-HF_PARAMS = COMMON_PARAMS | {
-    "top_k",
-    "num_beams",
-    "min_length",
-    "no_repeat_ngram_size",
-    "length_penalty",
-    "early_stopping",
-    "repetition_penalty",
+ENTRY_POINT_GROUP = "assay.providers"
+_HTTP = "assay.inference.providers.openai:OpenAICompatibleProvider"
+_REGISTRY: dict[str, str] = {
+    "openai": _HTTP,
+    "mistral": _HTTP,
+    "deepseek": _HTTP,
+    "ollama": _HTTP,
+    "llamafile": _HTTP,
+    "openai-compatible": _HTTP,
+    "vllm": _HTTP,
+    "llama.cpp": _HTTP,
+    "hf": "assay.inference.providers.hf:HuggingFaceProvider",
+    "mock": "assay.inference.providers.mock:MockProvider",
 }
 
 
 class ProviderUnavailableError(UnsupportedError):
-    """The provider exists but its optional dependencies are not installed here."""
+    """The provider exists but its module or optional dependencies are not installed here."""
 
 
-@dataclass(frozen=True)
-class ProviderSpec:
-    """What the runner and the config validation need to know before importing a provider.
-
-    ``family`` groups aliases that talk the same protocol (every OpenAI-compatible name), so
-    that the response cache is shared between, say, ``vllm`` and ``openai-compatible`` calls
-    to the same ``base_url``.
-    """
-
-    name: str
-    target: str
-    family: str
-    params: frozenset[str]
-    default_base_url: str | None = None
-    needs_base_url: bool = False
-    install_hint: str = ""
-    requires: tuple[str, ...] = ()
+def register_provider(name: str, target: str) -> None:
+    """Add (or replace) a provider: ``target`` is the ``module:Class`` of its ``Provider``
+    subclass, imported on first use, not here."""
+    module, _, attribute = target.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"provider target {target!r} must read 'package.module:Class'")
+    _REGISTRY[name] = target
 
 
-_REGISTRY: dict[str, ProviderSpec] = {}
-
-
-def register_provider(spec: ProviderSpec) -> None:
-    """Add (or replace) a provider; its module is imported on first use, not here."""
-    _REGISTRY[spec.name] = spec
+@cache
+def _installed() -> dict[str, str]:
+    """Providers that installed packages declare as entry points."""
+    return {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def provider_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(_installed().keys() | _REGISTRY.keys())
 
 
-def provider_spec(name: str) -> ProviderSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
+def provider_target(name: str) -> str:
+    """The ``module:Class`` registered as ``name``; an error listing the valid names."""
+    target = _REGISTRY.get(name) or _installed().get(name)
+    if target is None:
         raise UnsupportedError(
             f"unknown provider {name!r}; valid providers: {', '.join(provider_names())}", field="provider"
-        ) from None
+        )
+    return target
 
 
-PACKAGE_MODEL = "package:"
-
-
-def require_usable(provider: str, model: str, base_url: str | None, prefix: str = "") -> ProviderSpec:
-    """The provider, if a job with this model and base URL can run on this deployment: checked
-    when the job or workflow is submitted (``prefix`` leads the field names, e.g.
-    ``job_config.``), so that a misspelled provider or a missing model package is a 422 now
-    rather than a failure on a worker later. Modules are found, not imported."""
+def provider_class(name: str, target: str | None = None) -> type[Provider]:
+    """The class of provider ``name`` (at ``target`` when a resolved config names it), imported now."""
+    target = target or provider_target(name)
+    module_name, _, class_name = target.partition(":")
     try:
-        spec = provider_spec(provider)
-    except UnsupportedError as exc:
-        raise InvalidInputError(exc.message, field=f"{prefix}provider") from None
-    missing = [module for module in spec.requires if importlib.util.find_spec(module) is None]
-    if missing:
-        raise InvalidInputError(
-            f"provider {provider!r} cannot run here: {', '.join(missing)} is not installed. "
-            f"{spec.install_hint}".strip(),
-            field=f"{prefix}provider",
-        )
-    if spec.needs_base_url and not base_url:
-        raise InvalidInputError(
-            f"provider {provider!r} needs the base_url of the server to call", field=f"{prefix}base_url"
-        )
-    package = model[len(PACKAGE_MODEL) :].partition("/")[0] if model.startswith(PACKAGE_MODEL) else None
-    if spec.family == "hf" and package is not None and importlib.util.find_spec(package) is None:
-        raise InvalidInputError(
-            f"model {model!r}: no installed Python package {package!r} ships it here", field=f"{prefix}model"
-        )
-    return spec
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ProviderUnavailableError(
+            f"provider {name!r} cannot be used here: {exc}", field="provider"
+        ) from exc
+    provider = getattr(module, class_name, None)
+    if not (isinstance(provider, type) and issubclass(provider, Provider)):
+        raise UnsupportedError(f"provider {name!r}: {target} is not a Provider class", field="provider")
+    return provider
 
 
-def _register_builtins() -> None:
-    http = "assay.inference.providers.openai:OpenAICompatibleProvider"
-    hosted = {
-        "openai": "https://api.openai.com/v1",
-        "mistral": "https://api.mistral.ai/v1",
-        "deepseek": "https://api.deepseek.com/v1",
-        "ollama": "http://localhost:11434/v1",
-        "llamafile": "http://localhost:8080/v1",
-    }
-    for name, url in hosted.items():
-        register_provider(ProviderSpec(name, http, "openai-compatible", HTTP_PARAMS, default_base_url=url))
-    for name in ("openai-compatible", "vllm", "llama.cpp"):
-        register_provider(ProviderSpec(name, http, "openai-compatible", HTTP_PARAMS, needs_base_url=True))
-    register_provider(
-        ProviderSpec(
-            "hf",
-            "assay.inference.providers.hf:HuggingFaceProvider",
-            "hf",
-            HF_PARAMS,
-            install_hint="Install the 'hf' extra: pip install 'assay[hf]' (torch, transformers, gguf...).",
-            requires=("torch", "transformers"),
+def require_installed(name: str, provider: type[Provider]) -> None:
+    """Fail, saying what to install, when the provider's dependencies are missing here."""
+    if missing := provider.missing():
+        raise ProviderUnavailableError(
+            f"provider {name!r} cannot run here: {', '.join(missing)} is not installed. "
+            f"{provider.install_hint}".strip(),
+            field="provider",
         )
-    )
-    register_provider(
-        ProviderSpec("mock", "assay.inference.providers.mock:MockProvider", "mock", COMMON_PARAMS)
-    )
-
-
-_register_builtins()

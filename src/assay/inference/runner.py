@@ -45,8 +45,9 @@ from assay.inference.cache import CachedAnswer, ResponseJournal, namespace_of
 from assay.inference.config import InferenceConfig
 from assay.inference.pricing import price_for
 from assay.inference.prompts import Prompt, PromptBuilder
-from assay.inference.providers.base import Generation, ProviderError, load_provider
+from assay.inference.providers.base import Generation, ProviderError
 from assay.inference.reasoning import merge_reasoning, split_reasoning
+from assay.inference.registry import require_installed
 from assay.inference.results import InferenceSummary, PredictionsWriter, ResultRow, Tally
 from assay.storage.base import ObjectStore
 
@@ -186,7 +187,9 @@ class _Run:
         self.progress = progress
         self.run_id = uuid.uuid4().hex[:12]
         # Imported now: a missing optional dependency fails before any work is done.
-        self.provider = load_provider(config.provider)(config, api_key)
+        provider = config.provider_class
+        require_installed(config.provider, provider)
+        self.provider = provider(config, api_key)
         self.price = price_for(config.provider, config.model, config.price)
         self.journal = ResponseJournal(
             store,

@@ -26,6 +26,10 @@ class JobDocument(BaseModel):
     max_samples: int
     batch_size: int
     config: dict[str, Any]
+    # An inference job's model (``inference.config.ModelChoice``), resolved when it was created.
+    model: dict[str, Any] | None = None
+    # An evaluation job's metrics, each with its options (``evaluation.plan``), resolved likewise.
+    metrics: dict[str, dict[str, Any]] | None = None
     # Multi-user mode: a script's command never runs outside the sandbox (``jobs/sandbox.py``).
     sandbox_required: bool = False
 

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 
 from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
 from assay.evaluation.failures import failure_summary
-from assay.evaluation.judge import JudgeSettings, judge
+from assay.evaluation.plan import metric_plan
 from assay.jobs.document import JobDocument
-from assay.jobs.lumigator_results import lumigator_results, write_lumigator_results
-from assay.metrics import compute_metrics, default_metrics
-from assay.metrics.aggregate import bootstrap_means
+from assay.jobs.lumigator_results import lumigator_results, scored_values, write_lumigator_results
+from assay.metrics import compute_metrics
+from assay.metrics.base import ModelContext
 from assay.schemas.jobs import JobEvalConfig
 from assay.storage import ObjectStore, layout
 
@@ -62,57 +62,47 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     config = JobEvalConfig.model_validate(document.config)
     assert document.input_parquet_key is not None
     table = _read_table(store, document.input_parquet_key, document.max_samples)
-    names = config.metrics or default_metrics(config.task_definition.task)
+    # Resolved when the job was created; a document from before that is resolved here.
+    plan = document.metrics if document.metrics is not None else metric_plan(config)
+    names = list(plan)
     predictions = _texts(table, PREDICTIONS)
     references = _texts(table, GROUND_TRUTH)
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
     started = time.perf_counter()
-    results = compute_metrics(names, predictions, references)
+    results = compute_metrics(
+        names,
+        predictions,
+        references,
+        inputs=_texts(table, EXAMPLES) if EXAMPLES in table.column_names else None,
+        options={name: options for name, options in plan.items() if options},
+        context=ModelContext(
+            store,
+            scratch_prefix=layout.scratch_prefix(document.results_prefix),
+            cache_prefix=layout.inference_cache_prefix(document.project_id),
+            api_key=api_key,
+        ),
+    )
     lumigator = lumigator_results(
         document, names, results, predictions, references, time.perf_counter() - started
     )
 
-    scores: dict[str, list[float]] = {}
+    scores: dict[str, list[float | None]] = {}
     aggregates: dict[str, dict[str, float]] = {}
     corpus: dict[str, float] = {}
-    for result in results.values():
-        for score, values in result.per_example.items():
-            scores[score] = values
-        aggregates.update({score: aggregate.to_dict() for score, aggregate in result.aggregates.items()})
-        corpus.update(result.corpus)
-
-    judge_summary: dict[str, Any] = {}
+    reports: dict[str, Any] = {}
     failures: dict[str, dict[str, Any]] = {}
     if "error" in table.column_names and (missing := failure_summary(table.column("error").to_pylist())):
         failures[PREDICTIONS] = missing
     extra_columns: dict[str, pa.Array] = {}
-    if config.llm_as_judge is not None:
-        verdicts = judge(
-            store,
-            JudgeSettings(
-                model=config.llm_as_judge.model_name,
-                base_url=config.llm_as_judge.model_base_url,
-                task=config.task_definition.task,
-                scratch_prefix=layout.judge_prefix(document.results_prefix),
-                cache_prefix=layout.inference_cache_prefix(document.project_id),
-                api_key=api_key,
-            ),
-            _texts(table, EXAMPLES),
-            references,
-            predictions,
-        )
-        judged = [verdict.score for verdict in verdicts if verdict.score is not None]
-        if judged:
-            aggregates["llm_judge"] = bootstrap_means({"llm_judge": judged})["llm_judge"].to_dict()
-        errors = [verdict.error for verdict in verdicts if verdict.error]
-        judge_summary = {"judged": len(judged), "failures": len(errors), "errors": sorted(set(errors))[:5]}
-        if judge_failures := failure_summary([verdict.error for verdict in verdicts]):
-            failures["llm_judge"] = judge_failures
-        extra_columns = {
-            "score.llm_judge": pa.array([verdict.score for verdict in verdicts], pa.float64()),
-            "judge_reason": pa.array([verdict.reason for verdict in verdicts], pa.string()),
-            "judge_error": pa.array([verdict.error for verdict in verdicts], pa.string()),
-        }
+    for result in results.values():
+        for score, values in result.per_example.items():
+            scores[score] = scored_values(result, values)
+        aggregates.update({score: aggregate.to_dict() for score, aggregate in result.aggregates.items()})
+        corpus.update(result.corpus)
+        reports.update(result.report)
+        if failed := failure_summary(result.errors):
+            failures[result.metric] = failed
+        extra_columns.update({name: pa.array(texts, pa.string()) for name, texts in result.details.items()})
 
     key = layout.result_key(document.results_prefix, layout.SCORES_FILE)
     columns: dict[str, Any] = {
@@ -134,5 +124,5 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
         "scores_key": key,
         "metric_names": names,
         "failures": failures,
-        **({"judge": judge_summary} if judge_summary else {}),
+        **reports,
     }

@@ -135,10 +135,11 @@ def endpoint_of(kind: str, config: dict[str, Any]) -> tuple[str | None, str]:
         return judge.get("model_base_url"), "judge endpoint"
     base_url = config.get("base_url")
     if base_url is None and config.get("provider"):
-        from assay.inference.registry import provider_spec
+        from assay.inference.registry import provider_class
 
+        name = str(config["provider"])
         try:
-            base_url = provider_spec(str(config["provider"])).default_base_url
+            base_url = provider_class(name).default_base_url(name)
         except Exception:
             base_url = None
     return base_url, "model endpoint"

@@ -6,8 +6,8 @@ import logging
 
 from pydantic import TypeAdapter
 
-from assay.inference.config import InferenceConfig
-from assay.inference.registry import provider_spec
+from assay.inference.config import InferenceConfig, ModelChoice
+from assay.inference.resolve import resolve_model
 from assay.inference.runner import Progress, run_inference
 from assay.jobs.document import JobDocument
 from assay.schemas.jobs import JobAnnotateConfig, JobInferenceConfig
@@ -20,35 +20,35 @@ CONFIGS: TypeAdapter[JobInferenceConfig | JobAnnotateConfig] = TypeAdapter(
 
 
 def build_config(document: JobDocument) -> InferenceConfig:
-    """Translate the API's (Lumigator-shaped) job config into the engine's config.
-
-    For the ``mock`` provider the model name is the reply template (``{prompt}`` echoes)."""
+    """The engine's config: the model the API resolved, over the document's dataset and task
+    (a document written before models were resolved at the API is resolved here)."""
     job = CONFIGS.validate_python(document.config)
-    supported = provider_spec(job.provider).params
-    generation = {
-        key: value
-        for key, value in job.generation_config.model_dump(exclude_unset=True).items()
-        if key in supported
-    }
+    model = (
+        ModelChoice.model_validate(document.model)
+        if document.model is not None
+        else resolve_model(
+            provider=job.provider,
+            model=job.model,
+            base_url=job.base_url,
+            secret_key_name=job.secret_key_name,
+            generation=job.generation_config.model_dump(exclude_unset=True),
+            options=job.provider_options,
+            max_concurrency=job.max_concurrency,
+            batch_size=document.batch_size,
+        )
+    )
     assert document.input_parquet_key is not None and document.output_parquet_key is not None
     return InferenceConfig.model_validate(
         {
-            "provider": job.provider,
-            "model": job.model,
-            "base_url": job.base_url,
-            "api_key_secret": job.secret_key_name,
+            **model.model_dump(),
             "dataset_key": document.input_parquet_key,
             "predictions_key": document.output_parquet_key,
             "checkpoint_prefix": layout.checkpoint_prefix(document.results_prefix),
             "cache_prefix": layout.inference_cache_prefix(document.project_id),
             "task": job.task_definition.model_dump(),
             "system_prompt": job.system_prompt,
-            "generation": generation,
             "max_samples": document.max_samples if document.max_samples > 0 else None,
             "annotate": isinstance(job, JobAnnotateConfig),
-            "http": {"concurrency": job.max_concurrency},
-            "hf": {"batch_size": document.batch_size},
-            "mock": {"reply": job.model} if job.provider == "mock" else {},
         }
     )
 

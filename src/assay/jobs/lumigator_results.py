@@ -28,8 +28,9 @@ def _family(result: MetricResult) -> dict[str, Any]:
     family: dict[str, Any] = {}
     for score, values in result.per_example.items():
         name = score.removeprefix(_BERTSCORE_PREFIX) if result.metric == "bertscore" else score
-        family[name] = values
-        family[f"{name}_mean"] = result.aggregates[score].mean
+        family[name] = scored_values(result, values)
+        if score in result.aggregates:  # a model-backed metric that failed everywhere has no mean
+            family[f"{name}_mean"] = result.aggregates[score].mean
     for score, value in result.corpus.items():
         family[f"{score}_corpus"] = value
     if result.metric == "bertscore":
@@ -37,6 +38,13 @@ def _family(result: MetricResult) -> dict[str, Any]:
 
         family["hashcode"] = BertScore().hashcode()
     return family
+
+
+def scored_values(result: MetricResult, values: list[float]) -> list[float | None]:
+    """One score's values, missing (``None``) where the metric failed on the example."""
+    if not result.errors:
+        return list(values)
+    return [None if error else value for value, error in zip(values, result.errors, strict=True)]
 
 
 def lumigator_results(

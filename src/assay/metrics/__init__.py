@@ -7,7 +7,6 @@ such as torch for BERTScore) is imported when the metric is first used.
 from assay.metrics.base import Metric, ReferenceMetric
 from assay.metrics.registry import (
     METRICS,
-    TASK_METRICS,
     MetricSpec,
     available_metrics,
     compute_metrics,
@@ -20,7 +19,6 @@ from assay.metrics.types import Aggregate, MetricResult, PairScores
 
 __all__ = [
     "METRICS",
-    "TASK_METRICS",
     "Aggregate",
     "Metric",
     "MetricResult",

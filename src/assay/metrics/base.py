@@ -12,10 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
-from typing import ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from assay.errors import InvalidInputError
 from assay.metrics.types import MetricResult, PairScores
+
+if TYPE_CHECKING:
+    from assay.storage import ObjectStore
 
 K = TypeVar("K", str, tuple[str, str])
 
@@ -48,6 +52,18 @@ def _weighted_totals(stats: list[tuple[float, ...]], slots: list[int]) -> list[f
     return totals
 
 
+@dataclass(frozen=True)
+class ModelContext:
+    """What a model-backed metric (an LLM judge) needs of the job that runs it: where to keep
+    its scratch data and its response cache, and the model's API key, which the job fetches
+    through the job API at run time (never stored with the job)."""
+
+    store: ObjectStore
+    scratch_prefix: str
+    cache_prefix: str
+    api_key: str | None = None
+
+
 class Metric(ABC):
     """A metric that scores predictions, with or without references.
 
@@ -62,13 +78,15 @@ class Metric(ABC):
         predictions: Sequence[str],
         references: Sequence[str] | None = None,
         *,
+        inputs: Sequence[str] | None = None,
         confidence: float = 0.95,
         n_resamples: int = 1000,
         seed: int = 0,
     ) -> MetricResult:
         """Scores every example and aggregates the scores (mean, bootstrap CI, corpus score).
 
-        The CI is deterministic for a given ``seed``.
+        ``inputs`` (the examples the predictions answer) are read by metrics that ask a model
+        about them; text metrics ignore them. The CI is deterministic for a given ``seed``.
         """
         per_example, corpus = self._score_examples(predictions, references)
         # Imported here so that the registry and the metric contract stay importable without numpy.

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay import tasks
 from assay.errors import InvalidInputError, UnsupportedError
-from assay.metrics.base import Metric
+from assay.metrics.base import Metric, ModelContext
 from assay.metrics.types import MetricResult
 
 
@@ -25,7 +26,9 @@ from assay.metrics.types import MetricResult
 class MetricSpec:
     """A registered metric: where its class lives, whether it needs references, and what this
     deployment must have for it to run: ``requires`` names modules (found, not imported) and
-    ``ready`` a ``module:function`` that says why the metric cannot run here, or ``None``."""
+    ``ready`` a ``module:function`` that says why the metric cannot run here, or ``None``.
+    A ``model_backed`` metric asks a model: its class is built with the model (an option) and
+    the job's ``ModelContext``, and it reads the examples as well as the predictions."""
 
     name: str
     target: str
@@ -33,6 +36,7 @@ class MetricSpec:
     description: str
     requires: tuple[str, ...] = ()
     ready: str | None = None
+    model_backed: bool = False
 
 
 METRICS: Mapping[str, MetricSpec] = {
@@ -91,18 +95,14 @@ METRICS: Mapping[str, MetricSpec] = {
         MetricSpec("exact_match", "assay.metrics.qa:ExactMatch", True, "SQuAD exact match, 0-1"),
         MetricSpec("f1", "assay.metrics.qa:TokenF1", True, "SQuAD token F1, 0-1"),
         MetricSpec("length", "assay.metrics.length:Length", False, "words and characters per text"),
+        MetricSpec(
+            "llm_judge",
+            "assay.evaluation.judge:LLMJudge",
+            False,
+            "an LLM judge's 1-5 score per example (G-Eval style); its model is given as llm_as_judge",
+            model_backed=True,
+        ),
     )
-}
-
-# Lumigator's defaults where they need no API key or hub download (its evaluator's default list
-# is rouge, meteor, bertscore, bleu, and its web app reads all four); COMET (a hub model) gives
-# way to sacrebleu's corpus BLEU, chrF and TER for translation; free text generation often has
-# no ground truth, so its default is the one reference-free metric.
-TASK_METRICS: Mapping[str, tuple[str, ...]] = {
-    "summarization": ("rouge", "meteor", "bertscore", "bleu"),
-    "translation": ("bleu", "sacrebleu", "chrf", "ter", "meteor"),
-    "question-answering": ("exact_match", "f1"),
-    "text-generation": ("length",),
 }
 
 
@@ -113,9 +113,7 @@ def available_metrics() -> list[str]:
 
 def default_metrics(task: str) -> list[str]:
     """The metrics an experiment of this task computes when none are chosen."""
-    if task not in TASK_METRICS:
-        raise UnsupportedError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_METRICS)}", field="task")
-    return list(TASK_METRICS[task])
+    return list(tasks.task(task).metrics)
 
 
 def validate_metric_names(names: Iterable[str]) -> list[str]:
@@ -183,14 +181,17 @@ def compute_metrics(
     predictions: Sequence[str],
     references: Sequence[str] | None = None,
     *,
+    inputs: Sequence[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    context: ModelContext | None = None,
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> dict[str, MetricResult]:
     """Scores the predictions with each named metric.
 
-    ``options`` maps a metric name to keyword options of its class. Every name, every option and
+    ``options`` maps a metric name to keyword options of its class; a model-backed metric also
+    gets ``context`` (and reads ``inputs``, the examples). Every name, every option and
     the presence of references is checked, and every metric is built, before the first one
     runs: a bad request fails in milliseconds, not after an hour of scoring.
     """
@@ -208,10 +209,24 @@ def compute_metrics(
                 f"metric(s) {', '.join(map(repr, needing))} compare with references, and there are none",
                 field="references",
             )
-    metrics = {name: get_metric(name, **options.get(name, {})) for name in requested}
+    backed = [name for name in requested if METRICS[name].model_backed]
+    if backed and context is None:
+        raise InvalidInputError(
+            f"metric(s) {', '.join(map(repr, backed))} ask a model, and no model context was given",
+            field="metrics",
+        )
+    metrics = {
+        name: get_metric(name, **options.get(name, {}), **({"context": context} if name in backed else {}))
+        for name in requested
+    }
     return {
         name: metric.compute(
-            predictions, references, confidence=confidence, n_resamples=n_resamples, seed=seed
+            predictions,
+            references,
+            inputs=inputs,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            seed=seed,
         )
         for name, metric in metrics.items()
     }

@@ -49,6 +49,13 @@ class MetricResult:
     per_example: dict[str, list[float]]
     aggregates: dict[str, Aggregate]
     corpus: dict[str, float] = field(default_factory=dict)
+    # A model-backed metric can fail on an example: ``errors`` says why, per example (``None``
+    # where it scored; the score there is NaN and is stored as missing, never as a value).
+    errors: list[str | None] = field(default_factory=list)
+    # Per-example text beside the scores (a judge's reasons), stored as columns of that name.
+    details: dict[str, list[str | None]] = field(default_factory=dict)
+    # Entries the metric adds to the evaluation's summary (the judge's counts).
+    report: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, as stored with evaluation results."""
@@ -57,4 +64,5 @@ class MetricResult:
             "per_example": self.per_example,
             "aggregates": {key: aggregate.to_dict() for key, aggregate in self.aggregates.items()},
             "corpus": self.corpus,
+            **({"errors": self.errors} if self.errors else {}),
         }

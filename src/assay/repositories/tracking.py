@@ -35,6 +35,11 @@ class TrackingOutboxRepository(Repository[TrackingOutboxRecord]):
         )
         return self.session.scalars(query).all()
 
+    def applied(self, operation: TrackingOutboxRecord) -> None:
+        """Remove an applied operation by its id: a row that is already gone is not an error
+        (applying is idempotent), where deleting the loaded object would warn."""
+        self.session.execute(delete(TrackingOutboxRecord).where(TrackingOutboxRecord.id == operation.id))
+
 
 class TrackingLinkRepository(Repository[TrackingLinkRecord]):
     record = TrackingLinkRecord

@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field, PositiveInt
 
 from assay.datasets.columns import PREDICTIONS
-from assay.schemas.jobs import GenerationConfig, JudgeConfig, SummarizationTask, TaskDefinition
+from assay.schemas.jobs import GenerationConfig, JudgeConfig
+from assay.tasks import SummarizationTask, TaskDefinition
 
 
 class ExperimentCreate(BaseModel):

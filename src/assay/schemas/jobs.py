@@ -6,37 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PositiveInt
 
 from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
-
-
-class SummarizationTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    task: Literal["summarization"] = "summarization"
-
-
-class TranslationTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    task: Literal["translation"] = "translation"
-    source_language: str = Field(min_length=1, max_length=64, examples=["en", "English"])
-    target_language: str = Field(min_length=1, max_length=64, examples=["de", "German"])
-
-
-class TextGenerationTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    task: Literal["text-generation"] = "text-generation"
-
-
-class QuestionAnsweringTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    task: Literal["question-answering"] = "question-answering"
-
-
-TaskDefinition = Annotated[
-    SummarizationTask | TranslationTask | TextGenerationTask | QuestionAnsweringTask,
-    Field(discriminator="task"),
-]
+from assay.tasks import SummarizationTask, TaskDefinition
 
 
 class GenerationConfig(BaseModel):
@@ -64,6 +37,9 @@ class JobInferenceConfig(BaseModel):
     store_to_dataset: bool = False
     system_prompt: str | None = Field(None, max_length=100_000)
     max_concurrency: int = Field(16, ge=1, le=1024, description="Requests in flight (HTTP providers)")
+    provider_options: dict[str, JsonValue] | None = Field(
+        None, description="Assay: the provider's own options, checked by the provider (e.g. timeout_s)"
+    )
 
 
 class JobAnnotateConfig(JobInferenceConfig):

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from assay.errors import AssayError, InvalidInputError
-from assay.inference.registry import ProviderSpec, provider_spec
+from assay.inference.providers.base import Provider
+from assay.inference.registry import provider_class
 
-# The Hugging Face provider sends its token to the hub when it downloads a model.
-HF_HUB_URL = "https://huggingface.co"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_ENTRIES = 32
 HOST_NAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a DNS name or IPv4, or IPv6 (unbracketed)
@@ -78,31 +77,25 @@ def _matches(entry: str, target: Endpoint) -> bool:
     return parts.hostname == target.host and (parts.port is None or parts.port == target.port)
 
 
-def _spec(provider: str) -> ProviderSpec | None:
+def _provider(provider: str) -> type[Provider] | None:
     try:
-        return provider_spec(provider)
+        return provider_class(provider)
     except AssayError:
         return None
 
 
 def destination(provider: str, base_url: str | None) -> str | None:
-    """The URL a job of ``provider`` sends its key to; None when the key goes nowhere."""
-    spec = _spec(provider)
-    if spec is not None and spec.family == "hf":
-        return HF_HUB_URL
-    if spec is not None and spec.family == "mock":
-        return None
-    return base_url or (spec.default_base_url if spec else None)
+    """The URL a job of ``provider`` sends its key to (the provider says: the Hugging Face
+    hub for local models, nowhere for the mock); None when the key goes nowhere."""
+    found = _provider(provider)
+    return found.key_destination(provider, base_url) if found is not None else base_url
 
 
 def provider_hosts(provider: str) -> list[str]:
     """The hosts a secret that lists none may go to: the provider's own, if it has one."""
-    spec = _spec(provider)
-    if spec is not None and spec.family == "hf":
-        return [Endpoint.parse(HF_HUB_URL).host]
-    if spec is not None and spec.default_base_url:
-        return [Endpoint.parse(spec.default_base_url).host]
-    return []
+    found = _provider(provider)
+    home = found.home_url(provider) if found is not None else None
+    return [Endpoint.parse(home).host] if home else []
 
 
 def check_destination(

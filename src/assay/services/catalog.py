@@ -9,8 +9,7 @@ import yaml
 
 from assay.errors import UnsupportedError
 from assay.schemas.models import ModelsResponse
-
-TASKS = ("summarization", "translation", "text-generation", "question-answering")
+from assay.tasks import TASK_NAMES
 
 
 class ModelCatalog:
@@ -26,10 +25,10 @@ class ModelCatalog:
     def for_tasks(self, tasks: list[str] | None) -> list[ModelsResponse]:
         if not tasks:
             return list(self.entries)
-        unknown = sorted(set(tasks) - set(TASKS))
+        unknown = sorted(set(tasks) - set(TASK_NAMES))
         if unknown:
             raise UnsupportedError(
-                f"unknown task(s) {', '.join(unknown)}; valid tasks: {', '.join(TASKS)}", field="tasks"
+                f"unknown task(s) {', '.join(unknown)}; valid tasks: {', '.join(TASK_NAMES)}", field="tasks"
             )
         wanted = set(tasks)
         return [entry for entry in self.entries if wanted & {name for task in entry.tasks for name in task}]

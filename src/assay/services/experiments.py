@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.datasets.columns import GROUND_TRUTH
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
-from assay.inference.registry import require_usable
+from assay.evaluation.judge import judge_model
+from assay.inference.resolve import resolve_model
 from assay.metrics import METRICS, default_metrics, require_available
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.datasets import DatasetRepository
@@ -108,7 +109,19 @@ class WorkflowService:
 
     def create(self, project_id: str, user: UserRecord, request: WorkflowCreateRequest) -> WorkflowRecord:
         experiment = self._experiment(project_id, request.experiment_id)
-        require_usable(request.provider, request.model, request.base_url)
+        resolve_model(
+            provider=request.provider,
+            model=request.model,
+            base_url=request.base_url,
+            secret_key_name=request.secret_key_name,
+            generation=request.generation_config.model_dump(mode="json", exclude_unset=True),
+            batch_size=request.batch_size,
+        )
+        if request.llm_as_judge is not None:
+            judge = request.llm_as_judge
+            judge_model(
+                judge.model_name, judge.model_base_url, request.secret_key_name, prefix="llm_as_judge."
+            )
         task = str(experiment.task_definition["task"])
         chosen = require_available(request.metrics if request.metrics is not None else default_metrics(task))
         self._require_references(experiment, chosen)

@@ -17,7 +17,9 @@ from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
-from assay.inference.registry import require_usable
+from assay.evaluation.plan import metric_plan
+from assay.inference.config import ModelChoice
+from assay.inference.resolve import resolve_model
 from assay.jobs.document import JobDocument
 from assay.metrics import default_metrics, require_available
 from assay.naming import engine_name
@@ -84,6 +86,8 @@ class JobService:
             )
         require_code_permission(user, config)
         dataset = self._input_dataset(project_id, request)
+        resolved = _resolve_model(config, request.batch_size)
+        metrics = metric_plan(config) if isinstance(config, JobEvalConfig) else None
         self._check_secret(project_id, config)
         project = ProjectRepository(self.session).get(project_id)
         require_safe_engine(self.clusters.engine(project.ray_address if project else None), config)
@@ -102,6 +106,8 @@ class JobService:
             max_samples=request.max_samples,
             batch_size=request.batch_size,
             config=_document_config(config),
+            model=resolved.model_dump(mode="json") if resolved else None,
+            metrics=metrics,
             sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
         with ObjectLease(self.session, self.store, prefix, CONFIG_LEASE) as lease:
@@ -149,9 +155,6 @@ class JobService:
                 f"dataset {request.dataset} does not exist in this project", field="dataset"
             )
         names = {column["name"] for column in dataset.columns}
-        if isinstance(request.job_config, JobInferenceConfig):
-            config = request.job_config
-            require_usable(config.provider, config.model, config.base_url, prefix="job_config.")
         if isinstance(request.job_config, JobEvalConfig):
             evaluation = request.job_config
             if evaluation.metrics is not None:
@@ -251,6 +254,23 @@ def secret_destinations(config: JobConfig) -> list[tuple[str, str | None]]:
     if isinstance(config, JobEvalConfig) and config.llm_as_judge is not None:
         return [(JUDGE_PROVIDER, config.llm_as_judge.model_base_url)]
     return []
+
+
+def _resolve_model(config: JobConfig, batch_size: int) -> ModelChoice | None:
+    """An inference job's model, resolved and checked now; the worker receives it as is."""
+    if not isinstance(config, JobInferenceConfig):
+        return None
+    return resolve_model(
+        provider=config.provider,
+        model=config.model,
+        base_url=config.base_url,
+        secret_key_name=config.secret_key_name,
+        generation=config.generation_config.model_dump(mode="json", exclude_unset=True),
+        options=config.provider_options,
+        max_concurrency=config.max_concurrency,
+        batch_size=batch_size,
+        prefix="job_config.",
+    )
 
 
 def _document_config(config: JobConfig) -> dict[str, Any]:

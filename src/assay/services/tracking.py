@@ -243,7 +243,7 @@ class TrackingDrain:
             log.exception("tracking operation %d (%s) failed", operation.id, operation.operation)
             self._postpone(operation, exc)
             return _Outcome.RETRY
-        self.outbox.delete(operation)
+        self.outbox.applied(operation)
         self.session.commit()
         return _Outcome.APPLIED
 

@@ -10,7 +10,8 @@ a project is one prefix. Below it:
 - ``jobs/{job}/``: ``config.json`` (the job document), ``logs.txt`` (kept logs),
   ``worker-output.txt`` (a warm worker's output until it is kept) and ``results/`` (what the
   job writes: ``summary.json``, ``failure.json``, ``scores.parquet``, ``results.json``,
-  ``compiled.json``, ``checkpoint/`` and ``judge/{attempt}/``).
+  ``compiled.json``, ``checkpoint/`` and ``scratch/``, where model-backed metrics such as the
+  LLM judge run their own inference, one folder per attempt).
 - ``inference-cache/``: the project's response cache (its inner layout is the cache's own).
 
 A job's scope (``services/job_scope.py``) is expressed in these prefixes, and the cleanup
@@ -90,12 +91,12 @@ def checkpoint_prefix(results_prefix: str) -> str:
     return f"{results_prefix}checkpoint/"
 
 
-def judge_prefix(results_prefix: str) -> str:
-    """The LLM judge's own inference runs, one folder per attempt (``judge_attempt_keys``)."""
-    return f"{results_prefix}judge/"
+def scratch_prefix(results_prefix: str) -> str:
+    """Where model-backed metrics (the LLM judge) run their own inference (``judge_attempt_keys``)."""
+    return f"{results_prefix}scratch/"
 
 
-def judge_attempt_keys(judge_prefix: str, attempt: str) -> tuple[str, str, str]:
+def judge_attempt_keys(scratch_prefix: str, attempt: str) -> tuple[str, str, str]:
     """The prompts table, the answers table and the checkpoint prefix of one judge attempt."""
-    base = f"{judge_prefix}{attempt}/"
+    base = f"{scratch_prefix}{attempt}/"
     return f"{base}prompts.parquet", f"{base}answers.parquet", checkpoint_prefix(base)

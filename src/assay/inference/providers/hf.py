@@ -24,25 +24,22 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
-    PreTrainedTokenizerBase,
-)
+from pydantic import Field
 
 from assay.errors import InvalidInputError
-from assay.inference.config import InferenceConfig, TranslationTask
+from assay.inference.config import InferenceConfig, ModelChoice
 from assay.inference.prompts import Prompt, language_code
-from assay.inference.providers.base import Generation, Provider
-from assay.inference.registry import PACKAGE_MODEL
+from assay.inference.providers.base import COMMON_PARAMS, Generation, JobRequest, Provider, ProviderOptions
+from assay.tasks import TranslationTask
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
-PACKAGE_SCHEME = PACKAGE_MODEL
+PACKAGE_SCHEME = "package:"
 GENERATE_PARAMS = (
     "num_beams",
     "min_length",
@@ -52,7 +49,20 @@ GENERATE_PARAMS = (
     "repetition_penalty",
 )
 SAMPLING_PARAMS = ("temperature", "top_p", "top_k")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+HF_HUB_URL = "https://huggingface.co"
+
+
+class HFOptions(ProviderOptions):
+    """Local transformers models."""
+
+    batch_size: int = Field(8, ge=1, le=1024)
+    device: str | None = Field(None, description="cuda, cuda:1, mps, cpu; default: CUDA if present, else CPU")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    kind: Literal["auto", "causal", "seq2seq"] = "auto"
+    gguf_file: str | None = Field(
+        None, description="GGUF file inside the model folder; found alone if unique"
+    )
+    trust_remote_code: bool = False
 
 
 def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
@@ -69,18 +79,20 @@ def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
         if len(found) > 1:
             raise InvalidInputError(
                 f"{model} holds several GGUF files ({', '.join(found)}): set hf.gguf_file",
-                field="hf.gguf_file",
+                field="options.gguf_file",
             )
         gguf_file = found[0] if found else None
     return model, gguf_file
 
 
 def pick_device(requested: str | None) -> torch.device:
+    import torch
+
     if requested:
         try:
             return torch.device(requested)
         except RuntimeError as exc:
-            raise InvalidInputError(f"unknown device {requested!r}: {exc}", field="hf.device") from exc
+            raise InvalidInputError(f"unknown device {requested!r}: {exc}", field="options.device") from exc
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():
@@ -90,8 +102,11 @@ def pick_device(requested: str | None) -> torch.device:
 
 def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
     """Half precision on accelerators (bfloat16 where supported), float32 on CPU."""
+    import torch
+
     if requested != "auto":
-        return DTYPES[requested]
+        dtype: torch.dtype = getattr(torch, requested)
+        return dtype
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float16 if device.type == "mps" else torch.float32
@@ -108,11 +123,54 @@ def _completion_length(row: list[int], stop_ids: set[int], pad_id: int | None) -
 
 
 class HuggingFaceProvider(Provider):
+    Options = HFOptions
+    family = "hf"
+    params = COMMON_PARAMS | {
+        "top_k",
+        "num_beams",
+        "min_length",
+        "no_repeat_ngram_size",
+        "length_penalty",
+        "early_stopping",
+        "repetition_penalty",
+    }
+    requires = ("torch", "transformers")
+    install_hint = "Install the 'hf' extra: pip install 'assay[hf]' (torch, transformers, gguf...)."
     concurrency = 1
+
+    @classmethod
+    def check(cls, config: ModelChoice) -> None:
+        """A ``package:NAME`` model must come from a package installed here."""
+        if config.model.startswith(PACKAGE_SCHEME):
+            package = config.model[len(PACKAGE_SCHEME) :].partition("/")[0]
+            if importlib.util.find_spec(package) is None:
+                raise InvalidInputError(
+                    f"model {config.model!r}: no installed Python package {package!r} ships it here",
+                    field="model",
+                )
+
+    @classmethod
+    def request_options(cls, request: JobRequest) -> dict[str, Any]:
+        return {"batch_size": request.batch_size}
+
+    @classmethod
+    def cache_identity(cls, config: ModelChoice) -> dict[str, Any]:
+        assert isinstance(config.options, HFOptions)
+        return config.options.model_dump(include={"gguf_file", "kind", "dtype"})
+
+    @classmethod
+    def key_destination(cls, name: str, base_url: str | None) -> str | None:
+        """A Hugging Face token goes to the hub, when a model is downloaded."""
+        return HF_HUB_URL
+
+    @classmethod
+    def home_url(cls, name: str) -> str | None:
+        return HF_HUB_URL
 
     def __init__(self, config: InferenceConfig, api_key: str | None = None) -> None:
         super().__init__(config, api_key)
-        self.options = config.hf
+        assert isinstance(config.options, HFOptions), "validated by InferenceConfig"
+        self.options = config.options
         self._token = api_key  # a Hugging Face token, for gated or private hub models
         self.batch_size = self.options.batch_size
         self.device = pick_device(self.options.device)
@@ -127,6 +185,8 @@ class HuggingFaceProvider(Provider):
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
         path, gguf_file = resolve_model(self.config.model, self.options.gguf_file)
         extra: dict[str, Any] = {"trust_remote_code": self.options.trust_remote_code, "token": self._token}
         if gguf_file:
@@ -214,6 +274,8 @@ class HuggingFaceProvider(Provider):
         return f"{prompt.system}\n\n{prompt.user}" if prompt.system else prompt.user
 
     def _generate(self, prompts: list[Prompt]) -> list[Generation]:
+        import torch
+
         tokenizer, model = self._tokenizer, self._model
         assert tokenizer is not None and model is not None, "start() first"
         templated = not self.seq2seq and bool(tokenizer.chat_template)

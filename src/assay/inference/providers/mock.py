@@ -8,16 +8,46 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
-from assay.inference.config import InferenceConfig
+from pydantic import Field
+
+from assay.inference.config import InferenceConfig, ModelChoice
 from assay.inference.prompts import Prompt
-from assay.inference.providers.base import Generation, Provider
+from assay.inference.providers.base import Generation, JobRequest, Provider, ProviderOptions
+
+
+class MockOptions(ProviderOptions):
+    """A deterministic stand-in model for tests: replies ``reply`` with ``{prompt}`` replaced."""
+
+    reply: str = "{prompt}"
+    latency_s: float = Field(0.0, ge=0)
+    fail_when: str | None = Field(None, description="prompts containing this text fail")
+    concurrency: int = Field(8, ge=1)
 
 
 class MockProvider(Provider):
+    Options = MockOptions
+    family = "mock"
+
+    @classmethod
+    def request_options(cls, request: JobRequest) -> dict[str, Any]:
+        """A job's ``model`` is the reply template (``{prompt}`` echoes)."""
+        return {"reply": request.model}
+
+    @classmethod
+    def cache_identity(cls, config: ModelChoice) -> dict[str, Any]:
+        assert isinstance(config.options, MockOptions)
+        return {"reply": config.options.reply}
+
+    @classmethod
+    def key_destination(cls, name: str, base_url: str | None) -> str | None:
+        return None
+
     def __init__(self, config: InferenceConfig, api_key: str | None = None) -> None:
         super().__init__(config, api_key)
-        self.options = config.mock
+        assert isinstance(config.options, MockOptions), "validated by InferenceConfig"
+        self.options = config.options
         self.concurrency = self.options.concurrency
         self.prompts_seen = 0
 

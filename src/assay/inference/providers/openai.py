@@ -24,20 +24,53 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
+from pydantic import Field
 from yarl import URL
 
-from assay.inference.config import InferenceConfig
+from assay.inference.config import InferenceConfig, ModelChoice
 from assay.inference.flow import AdaptiveLimiter, Backoff, parse_retry_after
 from assay.inference.prompts import Prompt
-from assay.inference.providers.base import Generation, Provider, ProviderError
+from assay.inference.providers.base import (
+    COMMON_PARAMS,
+    Generation,
+    JobRequest,
+    Provider,
+    ProviderError,
+    ProviderOptions,
+)
 
 FATAL_STATUSES = frozenset({401, 403, 404})
 MAX_MESSAGE = 300
 BODY_PARAMS = ("temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty")
+# Every name registered for this class: a hosted service's own endpoint, or None for a server
+# the request must name (``base_url``).
+ENDPOINTS: dict[str, str | None] = {
+    "openai": "https://api.openai.com/v1",
+    "mistral": "https://api.mistral.ai/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "ollama": "http://localhost:11434/v1",
+    "llamafile": "http://localhost:8080/v1",
+    "openai-compatible": None,
+    "vllm": None,
+    "llama.cpp": None,
+}
+
+
+class HTTPOptions(ProviderOptions):
+    """OpenAI-compatible endpoints: concurrency bound, timeouts and the retry policy."""
+
+    concurrency: int = Field(32, ge=1, le=1024, description="most requests in flight (AIMD lowers it on 429)")
+    timeout_s: float = Field(120.0, gt=0, description="whole-request timeout")
+    connect_timeout_s: float = Field(10.0, gt=0)
+    max_retries: int = Field(6, ge=0, le=20)
+    backoff_base_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+    max_retry_after_s: float = Field(120.0, ge=0, description="longest retry-after wait honoured")
+    endpoint: Literal["chat", "completions"] = "chat"
 
 
 def _is_retryable(status: int) -> bool:
@@ -61,9 +94,31 @@ def _connection_failure(exc: aiohttp.ClientError) -> str:
 
 
 class OpenAICompatibleProvider(Provider):
+    Options = HTTPOptions
+    family = "openai-compatible"
+    params = COMMON_PARAMS | {"frequency_penalty", "presence_penalty"}
+
+    @classmethod
+    def default_base_url(cls, name: str) -> str | None:
+        return ENDPOINTS.get(name)
+
+    @classmethod
+    def needs_base_url(cls, name: str) -> bool:
+        return ENDPOINTS.get(name) is None
+
+    @classmethod
+    def request_options(cls, request: JobRequest) -> dict[str, Any]:
+        return {"concurrency": request.max_concurrency}
+
+    @classmethod
+    def cache_identity(cls, config: ModelChoice) -> dict[str, Any]:
+        assert isinstance(config.options, HTTPOptions)
+        return {"endpoint": config.options.endpoint}
+
     def __init__(self, config: InferenceConfig, api_key: str | None = None) -> None:
         super().__init__(config, api_key)
-        options = config.http
+        options = config.options
+        assert isinstance(options, HTTPOptions), "validated by InferenceConfig"
         self.concurrency = options.concurrency
         api_key = api_key.strip() if api_key else None  # a secret pasted with its newline still works
         self._api_key = api_key

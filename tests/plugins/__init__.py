@@ -1,0 +1,1 @@
+"""Code that stands for third-party packages extending Assay (never shipped in the wheel)."""
