@@ -7,7 +7,7 @@ same config, with the response cache, sends zero requests.
 
 What one run does:
 
-1. starts ``assay.testing.openai_server`` (real HTTP on 127.0.0.1, in its own process) and
+1. starts ``tests.openai_server`` (real HTTP on 127.0.0.1, in its own process) and
    writes a dataset of ``--prompts`` distinct prompts to a local object store;
 2. runs ``run_inference`` ``--runs`` times, each with an empty cache, and reports the best
    wall-clock throughput (the whole call: reading the dataset, requests, Parquet and cache
@@ -47,7 +47,9 @@ from assay.inference.prompts import Prompt
 from assay.inference.providers.openai import OpenAICompatibleProvider
 from assay.storage.base import ObjectStore
 from assay.storage.local import LocalObjectStore
-from assay.testing.openai_server import OpenAIServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not in the wheel
+from tests.openai_server import OpenAIServer
 
 MIN_RATIO = 0.85
 DATASET_KEY = "bench/dataset.parquet"

@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from pydoc_data.topics import topics as pydoc_topics
 
-import boto3
 import httpx
 import psutil
 
-from assay.testing.servers import SeaweedS3, free_port, wait_until
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not in the wheel
+from tests.servers import ManagedProcess, SeaweedS3, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".bench"
@@ -151,7 +151,11 @@ class ApiServer:
     bucket: str
     max_bytes: int
     url: str = ""
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    server: ManagedProcess | None = field(default=None, repr=False)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process if self.server else None
 
     def start(self) -> ApiServer:
         port = free_port()
@@ -165,29 +169,17 @@ class ApiServer:
             "ASSAY_MAX_DATASET_BYTES": str(self.max_bytes),
         }
         command = [str(Path(sys.executable).parent / "assay"), "serve", "--port", str(port)]
-        log = (self.home / "api.log").open("wb")
-        self.process = subprocess.Popen(
-            [*command, "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
         self.url = f"http://127.0.0.1:{port}"
-        wait_until(self._answers, 60, "assay serve")
+        log = self.home / "api.log"
+        self.server = ManagedProcess([*command, "--log-level", "warning"], log, env=env, grace_s=20)
+        self.server.start(
+            lambda: httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200, 60, "assay serve"
+        )
         return self
 
-    def _answers(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"assay serve exited early:\n{(self.home / 'api.log').read_text()[-2000:]}")
-        return httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200
-
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
 
 
 class RssSampler:
@@ -229,13 +221,7 @@ class RssSampler:
 
 def boto3_upload(seaweed: SeaweedS3, bucket: str, path: Path) -> float:
     """Seconds for a plain ``upload_file`` with boto3's default configuration."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=seaweed.endpoint_url,
-        aws_access_key_id=seaweed.access_key,
-        aws_secret_access_key=seaweed.secret_key,
-        region_name="us-east-1",
-    )
+    client = seaweed.client()
     key = f"boto3/{uuid.uuid4().hex}.csv"
     started = time.perf_counter()
     client.upload_file(str(path), bucket, key)

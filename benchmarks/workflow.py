@@ -26,43 +26,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-from assay.testing.servers import free_port, wait_until
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not in the wheel
+from tests.servers import assay_serve
 
 WARM_GOAL_S = 2.0
 COLD_GOAL_S = 10.0
 POLL_S = 0.02
-
-
-@contextlib.contextmanager
-def assay_serve(home: Path, extra_env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSAY_")}
-    env.update(extra_env, ASSAY_HOME=str(home))
-    url = f"http://127.0.0.1:{port}"
-    with (home / "serve.log").open("wb") as log:
-        command = [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port)]
-        command += ["--log-level", "warning"]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(lambda: httpx.get(f"{url}/api/v1/health/").status_code == 200, 120, "assay serve")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
 
 
 def dataset(rows: int) -> bytes:
@@ -130,9 +109,8 @@ def first_workflow(
         home = Path(folder) / "home"
         home.mkdir()
         started = time.perf_counter()
-        extra = {"ASSAY_WARM_POOL_AT_START": str(at_start).lower()}
         with (
-            assay_serve(home, extra) as url,
+            assay_serve(home, warm_pool_at_start=str(at_start).lower()) as url,
             httpx.Client(base_url=f"{url}/api/v1", timeout=60) as api,
         ):
             ready = time.perf_counter() - started

@@ -1,29 +1,25 @@
 """Session-wide real servers (SeaweedFS, a PostgreSQL database) and the backend matrix.
 
 Each server starts once per test session; every API test runs against each combination of
-database (SQLite, PostgreSQL) and object store (local folder, SeaweedFS S3).
+database (SQLite, PostgreSQL) and object store (local folder, SeaweedFS S3), as described in
+``tests.backends``.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from assay.compute.local_ray import LocalRayHead
-from assay.config import Settings
-from assay.testing.servers import MlflowServer, PostgresDatabase, SeaweedS3
+from tests.backends import BACKENDS, Backend
+from tests.servers import REPOSITORY, MlflowServer, PostgresDatabase, SeaweedS3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Jobs import the plug-ins of tests/plugins by module path, as a worker imports an installed
 # package: the Ray head started for the tests passes PYTHONPATH on to them.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])
-)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session")
@@ -63,50 +59,6 @@ def postgres_databases() -> Iterator[Callable[[], str]]:
     yield new_database
     for database in created:
         database.stop()
-
-
-@dataclass(frozen=True)
-class Backend:
-    database: str
-    storage: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.database}-{self.storage}"
-
-
-BACKENDS = [Backend(db, store) for db in ("sqlite", "postgresql") for store in ("local", "s3")]
-
-
-def make_settings(
-    backend: Backend, home: Path, request: pytest.FixtureRequest, **overrides: object
-) -> Settings:
-    """Settings for one backend combination; PostgreSQL and S3 come from session fixtures."""
-    head: LocalRayHead = request.getfixturevalue("ray_head")
-    values: dict[str, object] = {
-        "home": home,
-        "cleanup_interval_seconds": 3600.0,
-        "reconcile_interval_seconds": 0.3,
-        "ray_address": head.dashboard_url,
-        "ray_auth_token_file": head.token_path,
-        "ray_python": sys.executable,
-        # Test apps share one Ray head: a worker starts when a test's work needs one.
-        "warm_pool_at_start": False,
-        # The host name of FastAPI's in-process TestClient.
-        "allowed_hosts": ["testserver"],
-    }
-    if backend.database == "postgresql":
-        values["database_url"] = request.getfixturevalue("postgres_databases")()
-    if backend.storage == "s3":
-        s3: SeaweedS3 = request.getfixturevalue("seaweed")
-        values.update(
-            storage_url=f"s3://{s3.create_bucket()}",
-            s3_endpoint_url=s3.endpoint_url,
-            s3_access_key_id=s3.access_key,
-            s3_secret_access_key=s3.secret_key,
-        )
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session", params=BACKENDS, ids=lambda backend: backend.id)

@@ -36,8 +36,26 @@ class TooLargeError(AssayError):
     """The payload exceeds a configured size limit."""
 
 
-class StorageUnavailableError(AssayError):
-    """The object store failed; nothing was changed in SQL because of it."""
+class UnavailableError(AssayError):
+    """A service Assay depends on cannot be reached or failed; the state it holds is unknown,
+    not lost, and nothing was changed in SQL because of it. ``summary`` names the service in the
+    response, so that a 503 says which one to look at."""
+
+    summary = "a service Assay depends on is unavailable"
+
+
+class StorageError(UnavailableError):
+    """The object store failed (unreachable, refused, misconfigured).
+
+    Raised by the store implementations themselves, so it reaches the API untranslated."""
+
+    summary = "object storage failed"
+
+
+class EngineUnavailableError(UnavailableError):
+    """The compute engine (Ray) cannot be reached now."""
+
+    summary = "the compute engine is unreachable"
 
 
 class AuthenticationError(AssayError):

@@ -30,7 +30,7 @@ from assay.records import (
     WorkflowRecord,
 )
 from assay.runtime import Runtime
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.serving import served_app
 
 

@@ -19,9 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Response, sync_playwright
 
-from assay.testing.servers import free_port
 from tests.browser import launch
-from tests.integration.serve import assay_serve
+from tests.servers import assay_serve, free_port
 
 pytestmark = pytest.mark.slow
 ATTACKER = "attacker.example"

@@ -22,7 +22,7 @@ from assay.api.background import serve_in_background
 from assay.cli.main import app
 from assay.client import Client, login_path
 from assay.compute.local_ray import LocalRayHead
-from tests.conftest import BACKENDS, make_settings
+from tests.backends import BACKENDS, make_settings
 from tests.integration.conftest import server_url
 from tests.integration.test_sdk_client import ROWS
 

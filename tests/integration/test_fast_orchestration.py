@@ -23,10 +23,10 @@ from assay.records import JobRecord, JobStatus, WorkflowRecord, WorkflowStatus
 from assay.repositories.warm_workers import POOL_RUNNER, WarmWorkerRepository
 from assay.runtime import Runtime
 from assay.services.reconciler import Reconciler
-from assay.testing.openai_server import OpenAIServer
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.jobs_helpers import wait_for_status
+from tests.openai_server import OpenAIServer
 from tests.serving import served_app
 
 API = "/api/v1"

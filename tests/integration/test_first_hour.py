@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from assay.metrics import default_metrics
-from assay.testing.servers import free_port, wait_until
+from tests.servers import ManagedProcess, free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -63,23 +63,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if not key.startswith(("ASSAY_", "PYTHON", "VIRTUAL_ENV"))
     }
     env.update(ASSAY_HOME=str(workdir / "home"), ASSAY_PORT=str(port), HF_HUB_OFFLINE="1")
-    log = (workdir / "make-serve.log").open("wb")
-    process = subprocess.Popen(
-        ["make", "serve"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
     url = f"http://127.0.0.1:{port}"
+    # A group of its own: make, the install and ``assay serve`` stop together.
+    server = ManagedProcess(
+        ["make", "serve"],
+        workdir / "make-serve.log",
+        env,
+        clone,
+        own_group=True,
+        stop_signal=signal.SIGINT,
+        grace_s=60,
+    )
     try:
-        wait_until(lambda: httpx.get(f"{url}/api/v1/health").status_code == 200, 900, "make serve")
+        server.start(lambda: httpx.get(f"{url}/api/v1/health").status_code == 200, 900, "make serve")
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-        print((workdir / "make-serve.log").read_text(errors="replace")[-5000:])
+        server.stop()
+        print(server.tail(5000))
 
 
 def _csv() -> bytes:

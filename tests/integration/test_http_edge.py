@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.api.app import create_app
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.accounts import API, add_account
 

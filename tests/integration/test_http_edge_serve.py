@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.integration.serve import assay_serve
+from tests.servers import assay_serve
 
 pytestmark = pytest.mark.slow
 KIB = 1024

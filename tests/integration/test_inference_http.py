@@ -1,6 +1,6 @@
 """The OpenAI-compatible provider and the runner against a real HTTP server on loopback.
 
-The server (``assay.testing.openai_server``, its own process) scripts 429s with retry-after,
+The server (``tests.openai_server``, its own process) scripts 429s with retry-after,
 5xx, slow answers and refused credentials, and counts every request it receives: retries,
 "no request sent twice" and "the key is never shown" are checked where requests arrive.
 """
@@ -25,9 +25,9 @@ from assay.inference.prompts import Prompt
 from assay.inference.providers.base import Generation, ProviderError
 from assay.inference.providers.openai import OpenAICompatibleProvider
 from assay.storage.local import LocalObjectStore
-from assay.testing.openai_server import OpenAIServer, Rule
-from assay.testing.servers import free_port
 from tests.helpers import parquet_bytes
+from tests.openai_server import OpenAIServer, Rule
+from tests.servers import free_port
 
 API_KEY = "sk-test-4b1d-secret"
 DATASET = "datasets/d/data.parquet"

@@ -12,8 +12,8 @@ import pytest
 
 from assay.inference import InferenceConfig, InferenceError, run_inference
 from assay.storage.s3 import S3ObjectStore
-from assay.testing.servers import SeaweedS3
 from tests.helpers import parquet_bytes
+from tests.servers import SeaweedS3
 
 DATASET = "datasets/d/data.parquet"
 

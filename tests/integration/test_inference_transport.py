@@ -20,7 +20,7 @@ from assay.inference import InferenceConfig
 from assay.inference.prompts import Prompt
 from assay.inference.providers.base import Generation
 from assay.inference.providers.openai import OpenAICompatibleProvider
-from assay.testing.openai_server import OpenAIServer, Rule, self_signed_certificate
+from tests.openai_server import OpenAIServer, Rule, self_signed_certificate
 
 PROXY_VARIABLES = (
     "http_proxy",

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from assay.api.paging import MAX_COUNT
 from assay.datasets.streams import MAX_JSON_DEPTH
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import jsonl_bytes
 from tests.integration.accounts import API
 from tests.serving import live_server

@@ -26,10 +26,10 @@ from assay.security.keys import load_master_key
 from assay.services.job_credentials import JobCredentials
 from assay.storage import StorageError
 from assay.storage.job_api import SPOOL_MEMORY
-from assay.testing.openai_server import OpenAIServer, Rule
 from tests.helpers import csv_bytes
 from tests.integration.accounts import create_project
 from tests.integration.jobs_helpers import script_job, wait_for_status
+from tests.openai_server import OpenAIServer, Rule
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"

@@ -10,7 +10,7 @@ import pytest
 
 from assay.evaluation.judge import JudgeSettings, judge, judge_model, parse_verdict
 from assay.storage.local import LocalObjectStore
-from assay.testing.openai_server import OpenAIServer, Rule
+from tests.openai_server import OpenAIServer, Rule
 
 
 @pytest.fixture(scope="module")

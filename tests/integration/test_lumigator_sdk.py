@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +20,9 @@ from lumigator_sdk.strict_schemas import SecretUploadRequest
 from pydantic import SecretStr
 
 from assay.config import Settings
-from assay.testing.servers import PostgresDatabase, free_port, wait_until
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
+from tests.servers import ManagedProcess, PostgresDatabase, free_port, serve_command
 
 pytestmark = pytest.mark.slow
 ADMIN_PASSWORD = "admin password of the sdk server"
@@ -75,21 +73,17 @@ def server(
         overrides["database_url"] = database.url
     settings = make_settings(backend, tmp_path_factory.mktemp(f"sdk-{backend.id}"), request, **overrides)
     port = free_port()
-    log = (settings.home / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port), "--log-level", "info"],
-        env={**os.environ, **settings_env(settings)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    env = {**os.environ, **settings_env(settings)}
+    process = ManagedProcess(serve_command(port, "info"), settings.home / "serve.log", env, grace_s=30)
     host = f"127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"http://{host}/api/v1/health/").status_code == 200, 60, "assay serve")
+        process.start(
+            lambda: httpx.get(f"http://{host}/api/v1/health/").status_code == 200, 60, "assay serve"
+        )
         sdk_host, token = issue_sdk_token(host)
         yield Server(host, settings.home / "serve.log", sdk_host, token)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        process.stop()
         if database is not None:
             database.stop()
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 from assay.db.engine import build_engine
 from assay.db.migrate import downgrade, upgrade
 from assay.records import Base
-from assay.testing.servers import PostgresDatabase
+from tests.servers import PostgresDatabase
 
 TABLES = {
     "projects",

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.compute.local_ray import LocalRayHead
-from assay.testing.openai_server import OpenAIServer, Rule
-from assay.testing.servers import free_port
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.jobs_helpers import wait_for_status
+from tests.openai_server import OpenAIServer, Rule
+from tests.servers import free_port
 from tests.serving import served_app
 
 pytestmark = pytest.mark.slow

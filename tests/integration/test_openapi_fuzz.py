@@ -19,7 +19,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from assay.api.app import create_app
 from assay.config import Settings
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.accounts import API, Account, add_account, create_project
 from tests.serving import live_server

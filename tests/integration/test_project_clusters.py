@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from ray.job_submission import JobSubmissionClient
 
 from assay.compute.local_ray import LocalRayHead
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.integration.accounts import API
 from tests.serving import served_app
 

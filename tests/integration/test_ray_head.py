@@ -22,8 +22,8 @@ from assay.background import SHUTDOWN_REASON
 from assay.compute.local_ray import temp_dir_for
 from assay.compute.processes import head_processes
 from assay.compute.ray import LOCAL_LOST_REASON
-from assay.testing.openai_server import OpenAIServer
-from assay.testing.servers import SeaweedS3, free_port
+from tests.openai_server import OpenAIServer
+from tests.servers import ManagedProcess, SeaweedS3, clean_env, free_port, serve_command
 
 pytestmark = pytest.mark.slow
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
@@ -37,7 +37,7 @@ class Server:
     def __init__(self, home: Path, **settings: str) -> None:
         self.home = home
         self.settings = settings
-        self.process: subprocess.Popen[bytes] | None = None
+        self.server: ManagedProcess | None = None
         self.url = ""
         self.token: str | None = None
 
@@ -48,23 +48,21 @@ class Server:
     def start(self) -> Server:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        env = {name: value for name, value in os.environ.items() if not name.startswith("ASSAY_")}
-        env.update(ASSAY_HOME=str(self.home), ASSAY_RECONCILE_INTERVAL_SECONDS="0.3", **self.settings)
+        env = clean_env(ASSAY_HOME=str(self.home), ASSAY_RECONCILE_INTERVAL_SECONDS="0.3", **self.settings)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"), *sys.path]))
-        log = (self.home.parent / f"{self.home.name}-server.log").open("ab")
-        command = [sys.executable, "-m", "assay.cli.main", "serve", "--port", str(port)]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "assay serve exited"
-            try:
-                if httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200:
-                    self._sign_in()
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("assay serve did not start")
+        log = self.home.parent / f"{self.home.name}-server.log"
+        self.server = ManagedProcess(
+            serve_command(port, log_level=None), log, env=env, stop_signal=signal.SIGINT, grace_s=30
+        )
+        self.server.start(
+            lambda: httpx.get(f"{self.url}/api/v1/health/", timeout=2).status_code == 200, 120, "assay serve"
+        )
+        self._sign_in()
+        return self
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process if self.server else None
 
     def _sign_in(self) -> None:
         """With credentials required: an API token of the admin, once per home."""
@@ -108,10 +106,8 @@ class Server:
         return [server, *server.children(recursive=True)]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
 
 
 @pytest.fixture
@@ -186,9 +182,8 @@ def test_a_restart_after_kill_9_stops_what_the_old_server_left(servers: list[Ser
     first.wait_for(job_id, {"running"})
     wait_until(lambda: len(processes_with("crash-job working")) > 0)
     orphans = processes_with("crash-job working") + head_processes(first.head_temp_dir)
-    assert first.process is not None
-    first.process.kill()
-    first.process.wait()
+    assert first.server is not None
+    first.server.kill()
     assert all(proc.is_running() for proc in processes_with("crash-job working"))
 
     second = Server(tmp_path / "home").start()

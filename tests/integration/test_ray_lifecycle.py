@@ -13,10 +13,10 @@ from assay.compute.local_ray import LocalRayHead
 from assay.compute.ray import RayCompute
 from assay.services.reconciler import LOST_REASON
 from assay.services.warm_pool import GONE_REASON
-from assay.testing.openai_server import OpenAIServer
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.jobs_helpers import script_job, wait_for_status
+from tests.openai_server import OpenAIServer
 from tests.serving import served_app
 
 pytestmark = pytest.mark.slow

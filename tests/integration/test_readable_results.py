@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 
 from assay.compute.local_ray import LocalRayHead
-from assay.testing.openai_server import OpenAIServer, Rule
+from tests.backends import Backend, make_settings
 from tests.browser import CHROMIUM, launch
-from tests.conftest import Backend, make_settings
 from tests.helpers import csv_bytes
+from tests.openai_server import OpenAIServer, Rule
 from tests.serving import served_app
 
 pytestmark = pytest.mark.slow

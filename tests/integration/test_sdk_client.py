@@ -25,7 +25,7 @@ from assay.client import (
 )
 from assay.compute.local_ray import LocalRayHead
 from assay.schemas.datasets import DatasetDetail
-from tests.conftest import Backend
+from tests.backends import Backend
 from tests.helpers import csv_bytes
 from tests.integration.conftest import server_url
 

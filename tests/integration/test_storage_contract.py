@@ -13,7 +13,7 @@ from assay.storage import ObjectStore
 from assay.storage.local import LocalObjectStore
 from assay.storage.s3 import PART_SIZE, S3ObjectStore
 from assay.storage.zstd import ZstdObjectWriter, compressed_key, iter_decompressed
-from assay.testing.servers import SeaweedS3
+from tests.servers import SeaweedS3
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -15,9 +15,9 @@ from assay.records import DatasetRecord, ExperimentRecord, JobRecord, ObjectClea
 from assay.records.base import utcnow
 from assay.runtime import Runtime
 from assay.services.cleanup import ObjectCleanupService
-from assay.testing.servers import SeaweedS3
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
+from tests.servers import SeaweedS3
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"

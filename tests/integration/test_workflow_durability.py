@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +22,10 @@ from mlflow.tracking import MlflowClient
 
 from assay.compute.local_ray import LocalRayHead
 from assay.config import Settings
-from assay.testing.servers import MlflowServer, free_port, wait_until
-from tests.conftest import Backend, make_settings
+from tests.backends import Backend, make_settings
 from tests.helpers import csv_bytes
 from tests.integration.test_lumigator_sdk import settings_env
+from tests.servers import ManagedProcess, MlflowServer, free_port, serve_command
 
 pytestmark = pytest.mark.slow
 ROWS = [
@@ -45,43 +42,28 @@ METRICS = ["rouge", "bleu"]
 class ApiProcess:
     settings: Settings
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    server: ManagedProcess | None = None
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> ApiProcess:
-        log = (self.settings.home / "serve.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "assay.cli.main",
-                "serve",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env={**os.environ, **settings_env(self.settings)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(
+        env = {**os.environ, **settings_env(self.settings)}
+        log = self.settings.home / "serve.log"
+        self.server = ManagedProcess(serve_command(self.port), log, env, grace_s=60)
+        self.server.start(
             lambda: httpx.get(f"http://{self.host}/api/v1/health/").status_code == 200, 90, "assay serve"
         )
         return self
 
     def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        assert self.server is not None
+        self.server.kill()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
+        if self.server is not None:
+            self.server.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from assay.inference.runner import run_inference
 from assay.jobs.failure import describe, describe_engine_message, read_reason, recorded, write_failure
 from assay.services.comparison import WorkflowScores, rank_per_metric
 from assay.storage.local import LocalObjectStore
-from assay.testing.openai_server import OpenAIServer, Rule
+from tests.openai_server import OpenAIServer, Rule
 
 DEAD = "http://127.0.0.1:9/v1"
 

@@ -152,3 +152,18 @@ def test_relative_and_type_checking_imports_are_read_as_python_runs_them(tmp_pat
 def test_src_assay_has_no_import_cycle() -> None:
     cycles = find_cycles(import_graph())
     assert not cycles, "import cycles in src/assay:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_src_assay_imports_nothing_from_the_tests() -> None:
+    """Test servers and the in-memory engine live under ``tests/``, outside the wheel: shipped
+    code must not need them."""
+    found = sorted(
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in ROOT.rglob("*.py")
+        for node in _imports(ast.parse(path.read_text(), str(path)))
+        for module in (
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+        if module == "tests" or module.startswith(("tests.", "assay.testing"))
+    )
+    assert found == []

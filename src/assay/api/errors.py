@@ -16,7 +16,7 @@ STATUS_BY_ERROR: dict[type[errors.AssayError], int] = {
     errors.UnsupportedError: 400,
     errors.ConflictError: 409,
     errors.TooLargeError: 413,
-    errors.StorageUnavailableError: 503,
+    errors.UnavailableError: 503,
     errors.AuthenticationError: 401,
     errors.PermissionDeniedError: 403,
     errors.TooManyRequestsError: 429,
@@ -52,9 +52,17 @@ def error_response(
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
+def detail_for(error: errors.AssayError) -> str:
+    """The message, naming the unreachable service for a 503 (its own message may name only
+    an endpoint or a key)."""
+    if isinstance(error, errors.UnavailableError):
+        return f"{error.summary}: {error.message}"
+    return error.message
+
+
 async def _handle_assay_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.AssayError)
-    return error_response(status_for(exc), exc.message, exc.field, headers_for(exc))
+    return error_response(status_for(exc), detail_for(exc), exc.field, headers_for(exc))
 
 
 async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -11,9 +11,9 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from assay.errors import EngineUnavailableError
 
-class EngineUnavailableError(Exception):
-    """The engine cannot be reached now; state is unknown, not lost."""
+__all__ = ["ComputeEngine", "EngineJob", "EngineStatus", "EngineUnavailableError", "JobSpec"]
 
 
 class EngineStatus(enum.StrEnum):

@@ -24,6 +24,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH
 from assay.datasets.pipe import BlockPipe, PipeClosedError
 from assay.datasets.streams import (
     MAX_ROW_BYTES,
@@ -36,9 +37,7 @@ from assay.datasets.streams import (
 )
 from assay.storage.base import ObjectWriter
 
-REQUIRED_COLUMN = "examples"
-GROUND_TRUTH_COLUMN = "ground_truth"
-TEXT_COLUMNS = (REQUIRED_COLUMN, GROUND_TRUTH_COLUMN)
+TEXT_COLUMNS = (EXAMPLES, GROUND_TRUTH)
 # What a parser asks its source for at a time: more than one block of the upload pipe, so
 # that each read hands over a whole block without copying it (one Arrow batch per block).
 READ_SIZE = 4 * 1024 * 1024
@@ -74,8 +73,8 @@ def _check_columns(names: list[str]) -> None:
     duplicates = sorted({name for name in names if name in seen or seen.add(name)})  # type: ignore[func-returns-value]
     if duplicates:
         raise invalid_dataset(f"duplicate column names: {', '.join(duplicates)}")
-    if REQUIRED_COLUMN not in names:
-        raise invalid_dataset(f"required column '{REQUIRED_COLUMN}' is missing (columns: {', '.join(names)})")
+    if EXAMPLES not in names:
+        raise invalid_dataset(f"required column '{EXAMPLES}' is missing (columns: {', '.join(names)})")
 
 
 def _as_text_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -221,8 +220,8 @@ def convert_table(source_format: str, source: BinaryIO, sink: ObjectWriter) -> T
                 row_group.clear()
                 row_group_bytes = 0
             summary.row_count += batch.num_rows
-            if GROUND_TRUTH_COLUMN in batch.schema.names:
-                blank_ground_truth += _blank_count(batch.column(GROUND_TRUTH_COLUMN))
+            if GROUND_TRUTH in batch.schema.names:
+                blank_ground_truth += _blank_count(batch.column(GROUND_TRUTH))
         if writer is not None and row_group:
             writer.write_table(pa.Table.from_batches(row_group))
     except pa.ArrowInvalid as exc:
@@ -240,7 +239,7 @@ def convert_table(source_format: str, source: BinaryIO, sink: ObjectWriter) -> T
             writer.close()
     if summary.row_count == 0:
         raise invalid_dataset("the table has no rows")
-    has_column = any(column["name"] == GROUND_TRUTH_COLUMN for column in summary.columns)
+    has_column = any(column["name"] == GROUND_TRUTH for column in summary.columns)
     summary.ground_truth = has_column and blank_ground_truth == 0
     return summary
 
@@ -253,10 +252,10 @@ def summarize_parquet(source: BinaryIO) -> TableSummary:
         row_count=parquet.metadata.num_rows,
         columns=[{"name": f.name, "type": str(f.type)} for f in parquet.schema_arrow],
     )
-    if GROUND_TRUTH_COLUMN in names and summary.row_count:
+    if GROUND_TRUTH in names and summary.row_count:
         blanks = sum(
             _blank_count(pc.cast(batch.column(0), pa.string()))
-            for batch in parquet.iter_batches(columns=[GROUND_TRUTH_COLUMN])
+            for batch in parquet.iter_batches(columns=[GROUND_TRUTH])
         )
         summary.ground_truth = blanks == 0
     return summary

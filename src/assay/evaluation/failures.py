@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-PREDICTIONS = "predictions"
+from assay.datasets.columns import PREDICTIONS
+
 LABELS = {"llm_judge": "the LLM judge", PREDICTIONS: "inference"}
 CONSEQUENCES = {PREDICTIONS: "; those examples are scored as empty predictions"}
 

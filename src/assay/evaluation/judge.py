@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.datasets.columns import EXAMPLES, PREDICTIONS
 from assay.errors import InvalidInputError
 from assay.inference.config import InferenceConfig, ModelChoice
 from assay.inference.resolve import resolve_model
@@ -34,6 +35,7 @@ from assay.metrics.base import Metric, ModelContext
 from assay.metrics.types import MetricResult, PairScores
 from assay.schemas.jobs import JUDGE_PROVIDER
 from assay.storage import ObjectStore
+from assay.storage.layout import judge_attempt_keys
 from assay.tasks import task as task_named
 
 MIN_SCORE, MAX_SCORE = 1, 5
@@ -118,16 +120,16 @@ def _ask(
     store: ObjectStore, settings: JudgeSettings, prompts: Sequence[str], attempt: str
 ) -> list[tuple[str | None, str | None]]:
     """One inference run over ``prompts``: each answer (``None`` where it failed) and its error."""
-    dataset_key = f"{settings.scratch_prefix}{attempt}/prompts.parquet"
+    dataset_key, predictions_key, checkpoint_prefix = judge_attempt_keys(settings.scratch_prefix, attempt)
     writer = store.open_writer(dataset_key)
-    pq.write_table(pa.table({"examples": pa.array(list(prompts), pa.string())}), writer)
+    pq.write_table(pa.table({EXAMPLES: pa.array(list(prompts), pa.string())}), writer)
     writer.commit()
     config = InferenceConfig.model_validate(
         {
             **settings.model.model_dump(),
             "dataset_key": dataset_key,
-            "predictions_key": f"{settings.scratch_prefix}{attempt}/answers.parquet",
-            "checkpoint_prefix": f"{settings.scratch_prefix}{attempt}/checkpoint/",
+            "predictions_key": predictions_key,
+            "checkpoint_prefix": checkpoint_prefix,
             "cache_prefix": settings.cache_prefix,
             "task": {"task": "text-generation"},
             "system_prompt": SYSTEM,
@@ -137,7 +139,7 @@ def _ask(
     )
     run_inference(config, store, api_key=settings.api_key, handle_signals=False)
     with store.open_reader(config.predictions_key) as reader:
-        table = pq.read_table(reader, columns=["predictions", "error"])
+        table = pq.read_table(reader, columns=[PREDICTIONS, "error"])
     return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
@@ -202,7 +204,7 @@ class LLMJudge(Metric):
         seed: int = 0,
     ) -> MetricResult:
         if inputs is None:
-            raise InvalidInputError("the LLM judge reads the examples, and there are none", field="examples")
+            raise InvalidInputError("the LLM judge reads the examples, and there are none", field=EXAMPLES)
         references = references if references is not None else [""] * len(predictions)
         verdicts = judge(self.store, self.settings, inputs, references, predictions)
         # Imported here, as in ``Metric.compute``: the bootstrap needs numpy.

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from assay.datasets.columns import EXAMPLES
 from assay.errors import InvalidInputError
 from assay.inference.config import InferenceConfig
 from assay.tasks import TASKS, TranslationTask
@@ -43,7 +44,6 @@ LANGUAGES = {
 }
 
 EXAMPLE_FIELD = "example"
-EXAMPLES_COLUMN = "examples"
 
 
 def language_name(language: str) -> str:
@@ -91,7 +91,7 @@ class PromptBuilder:
 
     @staticmethod
     def _column(name: str, columns: list[str]) -> str:
-        column = EXAMPLES_COLUMN if name == EXAMPLE_FIELD else name
+        column = EXAMPLES if name == EXAMPLE_FIELD else name
         if column not in columns:
             raise InvalidInputError(
                 f"prompt_template uses {{{name}}} but the dataset has no column {column!r} "

@@ -16,18 +16,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
 from assay.storage.base import ObjectStore
 
-GROUND_TRUTH = "ground_truth"
 MAX_ERRORS_REPORTED = 5
 
 
 def predictions_schema(with_ground_truth: bool) -> pa.Schema:
-    columns = [("examples", pa.string())]
+    columns = [(EXAMPLES, pa.string())]
     if with_ground_truth:
         columns.append((GROUND_TRUTH, pa.string()))
     columns += [
-        ("predictions", pa.string()),
+        (PREDICTIONS, pa.string()),
         ("reasoning", pa.string()),
         ("latency_ms", pa.float64()),
         ("prompt_tokens", pa.int64()),

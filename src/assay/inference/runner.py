@@ -39,15 +39,16 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH
 from assay.errors import AssayError, InvalidInputError, NotFoundError
 from assay.inference.cache import CachedAnswer, ResponseJournal, namespace_of
 from assay.inference.config import InferenceConfig
 from assay.inference.pricing import price_for
-from assay.inference.prompts import EXAMPLES_COLUMN, Prompt, PromptBuilder
+from assay.inference.prompts import Prompt, PromptBuilder
 from assay.inference.providers.base import Generation, ProviderError
 from assay.inference.reasoning import merge_reasoning, split_reasoning
 from assay.inference.registry import require_installed
-from assay.inference.results import GROUND_TRUTH, InferenceSummary, PredictionsWriter, ResultRow, Tally
+from assay.inference.results import InferenceSummary, PredictionsWriter, ResultRow, Tally
 from assay.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,10 @@ class DatasetReader:
                 f"the dataset {key!r} is not readable Parquet: {exc}", field="dataset_key"
             ) from exc
         self.columns: list[str] = list(self._parquet.schema_arrow.names)
-        if EXAMPLES_COLUMN not in self.columns:
+        if EXAMPLES not in self.columns:
             self._file.close()
             raise InvalidInputError(
-                f"the dataset has no {EXAMPLES_COLUMN!r} column (columns: {', '.join(self.columns)})",
+                f"the dataset has no {EXAMPLES!r} column (columns: {', '.join(self.columns)})",
                 field="dataset_key",
             )
         rows = self._parquet.metadata.num_rows
@@ -222,7 +223,7 @@ class _Run:
             self.total = reader.total
             builder = PromptBuilder(self.config, reader.columns)
             has_truth = GROUND_TRUTH in reader.columns
-            columns = sorted({EXAMPLES_COLUMN, *builder.columns, *([GROUND_TRUTH] if has_truth else [])})
+            columns = sorted({EXAMPLES, *builder.columns, *([GROUND_TRUTH] if has_truth else [])})
             await asyncio.to_thread(self._prepare_journal, reader, builder, columns)
             writer = await asyncio.to_thread(
                 PredictionsWriter, self.store, self.config.predictions_key, has_truth or self.config.annotate
@@ -335,7 +336,7 @@ class _Run:
                     break
                 prompt = builder.build(row)
                 key = self.journal.key(prompt)
-                item = _Item(self.produced, row.get(EXAMPLES_COLUMN), row.get(GROUND_TRUTH), prompt, key)
+                item = _Item(self.produced, row.get(EXAMPLES), row.get(GROUND_TRUTH), prompt, key)
                 self.produced += 1
                 if (answer := self.journal.get(item.key)) is not None:
                     self._complete(item, self._answer_row(item, answer, from_cache=True))

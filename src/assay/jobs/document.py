@@ -12,8 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-SUMMARY_FILE = "summary.json"
-PREDICTIONS_FILE = "dataset.parquet"
+from assay.storage.layout import SUMMARY_FILE, dataset_table_key, result_key
 
 
 class JobDocument(BaseModel):
@@ -36,8 +35,8 @@ class JobDocument(BaseModel):
 
     @property
     def summary_key(self) -> str:
-        return f"{self.results_prefix}{SUMMARY_FILE}"
+        return result_key(self.results_prefix, SUMMARY_FILE)
 
     @property
     def output_parquet_key(self) -> str | None:
-        return f"{self.output_dataset_prefix}{PREDICTIONS_FILE}" if self.output_dataset_prefix else None
+        return dataset_table_key(self.output_dataset_prefix) if self.output_dataset_prefix else None

@@ -14,17 +14,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.evaluation.failures import PREDICTIONS, failure_summary
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
+from assay.evaluation.failures import failure_summary
 from assay.evaluation.plan import metric_plan
 from assay.jobs.document import JobDocument
 from assay.jobs.lumigator_results import lumigator_results, scored_values, write_lumigator_results
 from assay.metrics import compute_metrics
 from assay.metrics.base import ModelContext
 from assay.schemas.jobs import JobEvalConfig
-from assay.storage import ObjectStore
+from assay.storage import ObjectStore, layout
 
 log = logging.getLogger(__name__)
-SCORES_FILE = "scores.parquet"
 USAGE_COLUMNS = ("latency_ms", "prompt_tokens", "completion_tokens", "cost")
 
 
@@ -65,20 +65,20 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     # Resolved when the job was created; a document from before that is resolved here.
     plan = document.metrics if document.metrics is not None else metric_plan(config)
     names = list(plan)
-    predictions = _texts(table, "predictions")
-    references = _texts(table, "ground_truth")
+    predictions = _texts(table, PREDICTIONS)
+    references = _texts(table, GROUND_TRUTH)
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
     started = time.perf_counter()
     results = compute_metrics(
         names,
         predictions,
         references,
-        inputs=_texts(table, "examples") if "examples" in table.column_names else None,
+        inputs=_texts(table, EXAMPLES) if EXAMPLES in table.column_names else None,
         options={name: options for name, options in plan.items() if options},
         context=ModelContext(
             store,
-            scratch_prefix=f"{document.results_prefix}scratch/",
-            cache_prefix=f"projects/{document.project_id}/inference-cache/",
+            scratch_prefix=layout.scratch_prefix(document.results_prefix),
+            cache_prefix=layout.inference_cache_prefix(document.project_id),
             api_key=api_key,
         ),
     )
@@ -104,10 +104,10 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
             failures[result.metric] = failed
         extra_columns.update({name: pa.array(texts, pa.string()) for name, texts in result.details.items()})
 
-    key = f"{document.results_prefix}{SCORES_FILE}"
+    key = layout.result_key(document.results_prefix, layout.SCORES_FILE)
     columns: dict[str, Any] = {
         name: table.column(name)
-        for name in ("examples", "ground_truth", "predictions")
+        for name in (EXAMPLES, GROUND_TRUTH, PREDICTIONS)
         if name in table.column_names
     }
     columns.update({f"score.{name}": pa.array(values, pa.float64()) for name, values in scores.items()})

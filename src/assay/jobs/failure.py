@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from assay.storage import ObjectStore
+from assay.storage.layout import FAILURE_FILE, result_key
 
-FAILURE_FILE = "failure.json"
 MAX_REASON = 600
 _HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
 _MISSING_FIELD = re.compile(r'Field "(.+?)" does not exist')
@@ -106,7 +106,7 @@ def describe_engine_message(message: str | None) -> str:
 
 
 def failure_key(results_prefix: str) -> str:
-    return f"{results_prefix}{FAILURE_FILE}"
+    return result_key(results_prefix, FAILURE_FILE)
 
 
 def write_failure(store: ObjectStore, results_prefix: str, reason: str) -> None:

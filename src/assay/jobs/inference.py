@@ -11,7 +11,7 @@ from assay.inference.resolve import resolve_model
 from assay.inference.runner import Progress, run_inference
 from assay.jobs.document import JobDocument
 from assay.schemas.jobs import JobAnnotateConfig, JobInferenceConfig
-from assay.storage import ObjectStore
+from assay.storage import ObjectStore, layout
 
 log = logging.getLogger(__name__)
 CONFIGS: TypeAdapter[JobInferenceConfig | JobAnnotateConfig] = TypeAdapter(
@@ -43,8 +43,8 @@ def build_config(document: JobDocument) -> InferenceConfig:
             **model.model_dump(),
             "dataset_key": document.input_parquet_key,
             "predictions_key": document.output_parquet_key,
-            "checkpoint_prefix": f"{document.results_prefix}checkpoint/",
-            "cache_prefix": f"projects/{document.project_id}/inference-cache/",
+            "checkpoint_prefix": layout.checkpoint_prefix(document.results_prefix),
+            "cache_prefix": layout.inference_cache_prefix(document.project_id),
             "task": job.task_definition.model_dump(),
             "system_prompt": job.system_prompt,
             "max_samples": document.max_samples if document.max_samples > 0 else None,

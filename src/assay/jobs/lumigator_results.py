@@ -13,11 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
 from assay.jobs.document import JobDocument
 from assay.metrics import MetricResult
 from assay.storage import ObjectStore
+from assay.storage.layout import LUMIGATOR_RESULTS_FILE, result_key
 
-RESULTS_FILE = "results.json"
 _BERTSCORE_PREFIX = "bertscore_"
 
 
@@ -69,8 +70,8 @@ def lumigator_results(
             },
         },
         "artifacts": {
-            "predictions": predictions,
-            "ground_truth": references,
+            PREDICTIONS: predictions,
+            GROUND_TRUTH: references,
             "evaluation_time": evaluation_time,
         },
     }
@@ -78,7 +79,7 @@ def lumigator_results(
 
 def write_lumigator_results(store: ObjectStore, document: JobDocument, output: dict[str, Any]) -> str:
     """Stores the file in the job's results prefix; returns its key."""
-    key = f"{document.results_prefix}{RESULTS_FILE}"
+    key = result_key(document.results_prefix, LUMIGATOR_RESULTS_FILE)
     writer = store.open_writer(key, "application/json")
     writer.write(json.dumps(output, ensure_ascii=False).encode())
     writer.commit()

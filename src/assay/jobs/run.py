@@ -81,12 +81,21 @@ def main(argv: list[str] | None = None, *, warm: bool = False) -> int:
         if warm:
             raise PermissionError("a warm worker runs built-in jobs only, never user code")
         _exec_script(document, connection.env_names if connection else ())
+    execute(store, document, connection.api_key if connection else lambda: None)
+    return 0
+
+
+def execute(
+    store: ObjectStore, document: JobDocument, api_key: Callable[[], str | None]
+) -> dict[str, object]:
+    """Run a built-in job's work and write its summary (or, on failure, its reason): what every
+    way of running a job shares, the engine's entrypoint above and the in-memory engine of the
+    service tests alike. ``api_key`` is asked only once the work starts."""
     with recorded(store, document.kind, document.config, document.results_prefix):
-        api_key = connection.api_key() if connection else None
-        summary = _runners()[document.kind](document, store, api_key)
+        summary = _runners()[document.kind](document, store, api_key())
     write_json(store, document.summary_key, summary)
     log.info("job %s finished: %s", document.job_id, json.dumps(summary, default=str)[:2000])
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

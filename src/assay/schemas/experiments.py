@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PositiveInt
 
+from assay.datasets.columns import PREDICTIONS
 from assay.schemas.jobs import GenerationConfig, JudgeConfig
 from assay.tasks import SummarizationTask, TaskDefinition
 
@@ -30,7 +31,7 @@ class WorkflowCreateRequest(BaseModel):
     batch_size: PositiveInt = 1
     base_url: str | None = Field(None, max_length=2048)
     system_prompt: str = Field("", max_length=100_000)
-    inference_output_field: str = "predictions"
+    inference_output_field: str = PREDICTIONS
     config_template: str | None = None
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
     job_timeout_sec: PositiveInt = 60 * 60

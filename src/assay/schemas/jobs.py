@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PositiveInt
 
+from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
 from assay.tasks import SummarizationTask, TaskDefinition
 
 
@@ -31,7 +32,7 @@ class JobInferenceConfig(BaseModel):
     trust_remote_code: bool = False
     torch_dtype: str = "auto"
     base_url: str | None = Field(None, max_length=2048)
-    output_field: str | None = "predictions"
+    output_field: str | None = PREDICTIONS
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
     store_to_dataset: bool = False
     system_prompt: str | None = Field(None, max_length=100_000)
@@ -47,7 +48,7 @@ class JobAnnotateConfig(JobInferenceConfig):
     job_type: Literal["annotate"] = "annotate"  # type: ignore[assignment]
     model: str = "facebook/bart-large-cnn"
     provider: str = "hf"
-    output_field: str | None = "ground_truth"
+    output_field: str | None = GROUND_TRUTH
     store_to_dataset: bool = True
 
 

@@ -1,18 +1,24 @@
-"""Deletes object-store prefixes that SQL no longer points at (the cleanup outbox)."""
+"""Deletes object-store prefixes that SQL no longer points at (the cleanup outbox), and the
+lease every upload path writes under (``ObjectLease``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self, TypeVar
 
+import anyio
 from sqlalchemy.orm import Session
 
 from assay.records.base import utcnow
 from assay.repositories.cleanups import CleanupRepository
-from assay.storage import ObjectStore, StorageError
+from assay.storage import ObjectStore, ObjectWriter, StorageError
 
 log = logging.getLogger(__name__)
 RETRY_DELAY = dt.timedelta(minutes=1)
+W = TypeVar("W", bound=ObjectWriter)
 
 
 class ObjectCleanupService:
@@ -69,3 +75,79 @@ class ObjectCleanupService:
         """Run every cleanup due at ``now`` (default: the present); returns how many succeeded."""
         due = [cleanup.id for cleanup in self.cleanups.due(now or utcnow(), limit)]
         return sum(1 for cleanup_id in due if self.run_one(cleanup_id))
+
+
+class ObjectLease:
+    """Objects written before the SQL row that points at them: the one protocol of every
+    upload path (datasets, files, job documents).
+
+    Entering takes a lease on ``prefix`` (committed at once, so a crashed writer's objects are
+    swept when it expires). The body writes the objects and calls ``release()`` inside the
+    transaction that records the row, then commits. If the body raises anything (a bad
+    input, a storage failure, a cancelled request), the lease is abandoned: the writers
+    registered with ``track`` are aborted, the other ``on_failure`` steps run, and the prefix
+    is deleted now (or by the next sweep if storage is down), so no object is left without a
+    row. The async form does this shielded from cancellation, in a worker thread.
+
+    Storage failures need no translation here: ``StorageError`` is itself the 503 the API
+    returns."""
+
+    def __init__(self, session: Session, store: ObjectStore, prefix: str, ttl: dt.timedelta) -> None:
+        self.cleanup = ObjectCleanupService(session, store)
+        self.prefix = prefix
+        self.ttl = ttl
+        self.lease_id: int | None = None
+        self._undo: list[Callable[[], None]] = []
+
+    def track(self, writer: W) -> W:
+        """Abort ``writer`` if the upload fails; returns it."""
+        self._undo.append(writer.abort)
+        return writer
+
+    def on_failure(self, step: Callable[[], None]) -> None:
+        self._undo.append(step)
+
+    def release(self) -> None:
+        """Keep the objects: call inside the transaction that records the row, before it
+        commits."""
+        assert self.lease_id is not None, "release() outside the lease's block"
+        self.cleanup.release(self.lease_id)
+
+    def abandon(self) -> None:
+        for step in reversed(self._undo):
+            try:
+                step()
+            except (StorageError, OSError) as exc:
+                log.warning(
+                    "undoing a failed upload under %s failed (%s); the outbox removes it", self.prefix, exc
+                )
+        if self.lease_id is not None:
+            self.cleanup.abandon(self.lease_id)
+
+    def __enter__(self) -> Self:
+        self.lease_id = self.cleanup.lease(self.prefix, self.ttl)
+        return self
+
+    def _abandon_logged(self) -> None:
+        """Abandon without hiding the failure that caused it."""
+        try:
+            self.abandon()
+        except Exception:
+            log.exception("cleanup after a failed upload under %s failed; the outbox retries it", self.prefix)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self._abandon_logged()
+
+    async def __aenter__(self) -> Self:
+        return await anyio.to_thread.run_sync(self.__enter__)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc is None:
+            return
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._abandon_logged)

@@ -13,8 +13,9 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
 from assay.errors import InvalidInputError
-from assay.evaluation.failures import PREDICTIONS, describe_failure, failures_of
+from assay.evaluation.failures import describe_failure, failures_of
 from assay.records import JobRecord, JobStatus, WorkflowRecord, WorkflowStatus
 from assay.repositories.experiments import WorkflowRepository
 from assay.services.experiments import ExperimentService
@@ -167,7 +168,7 @@ class ComparisonService:
             first = next(iter(tables.values()))[index]
             outputs = {
                 workflow_id: {
-                    "prediction": table[index].get("predictions"),
+                    "prediction": table[index].get(PREDICTIONS),
                     "errors": {"llm_judge": table[index]["judge_error"]}
                     if table[index].get("judge_error")
                     else {},
@@ -179,11 +180,12 @@ class ComparisonService:
                 }
                 for workflow_id, table in tables.items()
             }
+            # The row's keys are the examples API's fields (named after the columns), not columns.
             rows.append(
                 {
                     "index": index,
-                    "example": first.get("examples"),
-                    "ground_truth": first.get("ground_truth"),
+                    "example": first.get(EXAMPLES),
+                    "ground_truth": first.get(GROUND_TRUTH),
                     "outputs": outputs,
                 }
             )

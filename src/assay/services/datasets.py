@@ -7,9 +7,7 @@ delete removes the row and schedules the prefix for deletion in one transaction.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from assay.config import Settings
 from assay.datasets.formats import CONTENT_TYPES, detect_format, safe_filename, sniff_format, with_extension
 from assay.datasets.ingest import TableIngest, summarize_parquet
 from assay.datasets.preview import iter_csv, read_rows
-from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError, TooLargeError
+from assay.errors import InvalidInputError, NotFoundError, TooLargeError
 from assay.records import DatasetRecord, JobKind, JobRecord, UserRecord
 from assay.records.base import utcnow
 from assay.repositories.cleanups import CleanupRepository
@@ -33,10 +31,9 @@ from assay.repositories.experiments import WorkflowRepository
 from assay.schemas.datasets import DatasetOptions, DatasetRows
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
-from assay.services.cleanup import ObjectCleanupService
-from assay.storage import ObjectStore, ObjectWriter, StorageError, zstd
+from assay.services.cleanup import ObjectCleanupService, ObjectLease
+from assay.storage import ObjectStore, ObjectWriter, StorageError, layout, zstd
 
-log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=1)
 # Originals in these formats are kept zstd-compressed (Parquet is compressed already).
 COMPRESSED_FORMATS = frozenset({"csv", "jsonl"})
@@ -59,10 +56,6 @@ class ObjectDownload:
     filename: str
     size: int | None  # unknown for objects that are decompressed as they are sent
     chunks: Iterator[bytes]
-
-
-def dataset_prefix(project_id: str, dataset_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/datasets/{dataset_id}/"
 
 
 async def _in_thread(function: Callable[[], T]) -> T:
@@ -109,18 +102,21 @@ class DatasetService:
         source_format = named_format or sniff_format(first_block)
         filename = safe_filename(upload.filename)
         dataset_id = uuid.uuid4()
-        prefix = dataset_prefix(project_id, dataset_id)
-        original_key = f"{prefix}original/{with_extension(filename, source_format)}"
-        lease_id = await _in_thread(lambda: self._lease(prefix))
-        original: ObjectWriter
-        if source_format in COMPRESSED_FORMATS:
-            original_key = zstd.compressed_key(original_key)
-            original = zstd.ZstdObjectWriter(self.store.open_writer(original_key, zstd.CONTENT_TYPE))
-        else:
-            original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
-        parquet = self.store.open_writer(f"{prefix}dataset.parquet", CONTENT_TYPES["parquet"])
-        ingest = TableIngest(source_format, parquet)
-        try:
+        prefix = layout.dataset_prefix(project_id, dataset_id)
+        original_key = layout.dataset_original_key(prefix, with_extension(filename, source_format))
+        async with ObjectLease(self.session, self.store, prefix, UPLOAD_LEASE) as lease:
+            original: ObjectWriter
+            if source_format in COMPRESSED_FORMATS:
+                original_key = zstd.compressed_key(original_key)
+                original = zstd.ZstdObjectWriter(self.store.open_writer(original_key, zstd.CONTENT_TYPE))
+            else:
+                original = self.store.open_writer(original_key, CONTENT_TYPES[source_format])
+            lease.track(original)
+            parquet = lease.track(
+                self.store.open_writer(layout.dataset_table_key(prefix), CONTENT_TYPES["parquet"])
+            )
+            ingest = TableIngest(source_format, parquet)
+            lease.on_failure(ingest.cancel)
             size = await self._receive(first_block, chunks, original, ingest)
             options = _parse_options(await upload.fields())
             # The original's last parts go while the parser finishes the table.
@@ -138,24 +134,15 @@ class DatasetService:
                 columns=summary.columns,
                 ground_truth=summary.ground_truth,
                 original_key=original_key,
-                parquet_key=f"{prefix}dataset.parquet",
+                parquet_key=layout.dataset_table_key(prefix),
                 parquet_size=parquet_info.size,
                 run_id=options.run_id,
                 generated=options.generated,
                 generated_by=options.generated_by,
                 created_by=actor.id if actor is not None else None,
             )
-            await _in_thread(lambda: self._save(record, lease_id, actor))
+            await _in_thread(lambda: self._save(record, lease, actor))
             return record
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await _in_thread(lambda: self._discard(ingest, (original, parquet), lease_id))
-                except Exception:
-                    log.exception("cleanup after a failed upload failed; the outbox will retry it")
-            if isinstance(exc, StorageError):
-                raise StorageUnavailableError(f"object storage failed: {exc}") from exc
-            raise
 
     async def _receive(
         self, first_block: bytes, rest: AsyncIterator[bytes], original: ObjectWriter, ingest: TableIngest
@@ -172,32 +159,13 @@ class DatasetService:
             block = await anext(rest, b"")
         return size
 
-    def _lease(self, prefix: str) -> int:
-        lease = self.cleanups.schedule(prefix, utcnow() + UPLOAD_LEASE)
-        self.session.commit()
-        return lease.id
-
-    def _save(self, record: DatasetRecord, lease_id: int, actor: UserRecord | None) -> None:
+    def _save(self, record: DatasetRecord, lease: ObjectLease, actor: UserRecord | None) -> None:
         self.datasets.add(record)
-        lease = self.cleanups.get(lease_id)
-        if lease is not None:
-            self.cleanups.delete(lease)
+        lease.release()
         self.audit.record(
             actor, "create", "dataset", record.id, project_id=record.project_id, filename=record.filename
         )
         self.session.commit()
-
-    def _discard(self, ingest: TableIngest, writers: Sequence[ObjectWriter], lease_id: int) -> None:
-        self.session.rollback()
-        ingest.cancel()
-        for writer in writers:
-            with contextlib.suppress(StorageError, OSError):
-                writer.abort()
-        lease = self.cleanups.get(lease_id)
-        if lease is not None:
-            lease.not_before = utcnow()
-            self.session.commit()
-            ObjectCleanupService(self.session, self.store).run_one(lease_id)
 
     def get(self, project_id: str, dataset_id: uuid.UUID) -> DatasetRecord:
         record = self.datasets.get(project_id, dataset_id)
@@ -210,7 +178,7 @@ class DatasetService:
 
     def delete(self, project_id: str, dataset_id: uuid.UUID, actor: UserRecord) -> None:
         record = self.get(project_id, dataset_id)
-        cleanup = self.cleanups.schedule(dataset_prefix(project_id, dataset_id), utcnow())
+        cleanup = self.cleanups.schedule(layout.dataset_prefix(project_id, dataset_id), utcnow())
         self.datasets.delete(record)
         self.audit.record(
             actor, "delete", "dataset", dataset_id, project_id=project_id, filename=record.filename
@@ -223,8 +191,8 @@ class DatasetService:
         try:
             with self.store.open_reader(record.parquet_key) as reader:
                 columns, rows, total = read_rows(reader, offset, limit)
-        except (StorageError, KeyError) as exc:
-            raise StorageUnavailableError(f"dataset {dataset_id} cannot be read: {exc}") from exc
+        except KeyError as exc:
+            raise StorageError(f"dataset {dataset_id} is missing from storage: {exc}") from exc
         return DatasetRows(total=total, offset=offset, limit=limit, columns=columns, rows=rows)
 
     def download_urls(
@@ -249,12 +217,9 @@ class DatasetService:
         for key, name in files:
             if wanted is not None and not name.lower().endswith(f".{wanted}"):
                 continue
-            try:
-                # A compressed original or a converted table goes through the API, which decodes.
-                through_api = zstd.is_compressed(key) or _converted_to_csv(key, name)
-                direct = None if through_api else self.store.presigned_url(key, name, ttl)
-            except StorageError as exc:
-                raise StorageUnavailableError(str(exc)) from exc
+            # A compressed original or a converted table goes through the API, which decodes.
+            through_api = zstd.is_compressed(key) or _converted_to_csv(key, name)
+            direct = None if through_api else self.store.presigned_url(key, name, ttl)
             urls.append(
                 direct or f"{api_base_url.rstrip('/')}/api/v1/objects?{self.signer.query(key, name, ttl)}"
             )

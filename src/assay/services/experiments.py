@@ -29,10 +29,9 @@ from assay.schemas.jobs import JUDGE_PROVIDER
 from assay.security.destinations import check_destination
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
-from assay.services.datasets import dataset_prefix
-from assay.services.jobs import job_prefix
 from assay.services.workflow_tracking import WorkflowTracking
 from assay.storage import ObjectStore
+from assay.storage.layout import dataset_prefix, job_prefix
 
 
 @dataclass(frozen=True)

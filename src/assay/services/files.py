@@ -1,6 +1,6 @@
 """Versioned project files: streaming upload, versions, download, pruning.
 
-Each version is its own object under ``projects/{project}/files/{version id}/``, written
+Each version is its own object under ``layout.file_prefix``, written
 before its row exists: the upload takes a lease on that prefix in the cleanup outbox, and the
 transaction that inserts the row releases it, so a failed or interrupted upload leaves nothing.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import mimetypes
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -33,17 +32,15 @@ from assay.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    StorageUnavailableError,
     TooLargeError,
 )
 from assay.records import FileFolder, FileRecord, UserRecord
 from assay.repositories.files import FileRepository
 from assay.repositories.projects import ProjectRepository
 from assay.services.audit import AuditTrail
-from assay.services.cleanup import ObjectCleanupService
-from assay.storage import ObjectStore, ObjectWriter, StorageError
+from assay.services.cleanup import ObjectCleanupService, ObjectLease
+from assay.storage import ObjectStore, ObjectWriter, StorageError, layout
 
-log = logging.getLogger(__name__)
 UPLOAD_LEASE = dt.timedelta(hours=6)
 # Each retry follows a commit by a concurrent upload of the same name, so this bounds the
 # number of uploads of one name that can finish at the same moment.
@@ -68,10 +65,6 @@ class FileUpload(Protocol):
 class FileDownload:
     record: FileRecord
     chunks: Iterator[bytes]
-
-
-def file_prefix(project_id: str, file_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/files/{file_id}/"
 
 
 def check_file_name(name: str) -> str:
@@ -113,13 +106,12 @@ class FileService:
         version of its name. Form fields: ``folder`` (default ``other``) and ``name``
         (default: the uploaded file's name)."""
         file_id = uuid.uuid4()
-        prefix = file_prefix(project_id, file_id)
-        lease_id = await anyio.to_thread.run_sync(self.cleanup.lease, prefix, UPLOAD_LEASE)
-        writer: ObjectWriter | None = None
-        try:
+        prefix = layout.file_prefix(project_id, file_id)
+        key = layout.file_content_key(prefix)
+        async with ObjectLease(self.session, self.store, prefix, UPLOAD_LEASE) as lease:
             default_name = PurePosixPath(upload.filename.replace("\\", "/")).name
             content_type = _content_type(upload.content_type, default_name)
-            writer = self.store.open_writer(f"{prefix}content", content_type)
+            writer = lease.track(self.store.open_writer(key, content_type))
             size, sha256 = await self._receive(upload.chunks(), writer)
             fields = await upload.fields()
             folder = check_folder(fields.get("folder") or FileFolder.OTHER)
@@ -133,19 +125,10 @@ class FileService:
                 size=size,
                 sha256=sha256,
                 content_type=content_type,
-                object_key=f"{prefix}content",
+                object_key=key,
                 created_by=actor.id,
             )
-            return await anyio.to_thread.run_sync(self._save, record, lease_id, actor)
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await anyio.to_thread.run_sync(self._discard, writer, lease_id)
-                except Exception:
-                    log.exception("cleanup after a failed file upload failed; the outbox will retry it")
-            if isinstance(exc, StorageError):
-                raise StorageUnavailableError(f"object storage failed: {exc}") from exc
-            raise
+            return await anyio.to_thread.run_sync(self._save, record, lease, actor)
 
     async def _receive(self, chunks: AsyncIterator[bytes], writer: ObjectWriter) -> tuple[int, str]:
         digest = hashlib.sha256()
@@ -159,12 +142,12 @@ class FileService:
             await anyio.to_thread.run_sync(writer.write, block)
         return size, digest.hexdigest()
 
-    def _save(self, record: FileRecord, lease_id: int, actor: UserRecord) -> FileRecord:
+    def _save(self, record: FileRecord, lease: ObjectLease, actor: UserRecord) -> FileRecord:
         for _ in range(VERSION_ATTEMPTS):
             record.version = self.files.next_version(record.project_id, record.folder, record.name)
             try:
                 self.files.add(record)
-                self.cleanup.release(lease_id)
+                lease.release()
                 self.audit.record(
                     actor,
                     "create",
@@ -181,14 +164,6 @@ class FileService:
                 if self.projects.get(record.project_id) is None:
                     raise NotFoundError(f"project {record.project_id!r} not found", field="project") from None
         raise ConflictError(f"too many concurrent uploads of {record.name!r}; try again", field="name")
-
-    def _discard(self, writer: ObjectWriter | None, lease_id: int) -> None:
-        if writer is not None:
-            try:
-                writer.abort()
-            except (StorageError, OSError):
-                log.warning("aborting a failed upload failed; the outbox will remove its objects")
-        self.cleanup.abandon(lease_id)
 
     def list_page(
         self, project_id: str, folder: FileFolder | None, all_versions: bool, skip: int, limit: int
@@ -218,8 +193,8 @@ class FileService:
         chunks = self.store.iter_chunks(record.object_key)
         try:
             first = next(chunks, b"")
-        except (StorageError, KeyError) as exc:
-            raise StorageUnavailableError(f"file {folder}/{name} v{record.version} cannot be read") from exc
+        except KeyError as exc:
+            raise StorageError(f"file {folder}/{name} v{record.version} is missing from storage") from exc
         return FileDownload(record=record, chunks=chain([first], chunks))
 
     def delete(
@@ -227,7 +202,7 @@ class FileService:
     ) -> list[int]:
         """Delete every version but the newest ``keep``; returns the deleted version numbers."""
         doomed = self.versions(project_id, folder, name)[keep:]
-        cleanup_ids = [self.cleanup.schedule(file_prefix(project_id, record.id)) for record in doomed]
+        cleanup_ids = [self.cleanup.schedule(layout.file_prefix(project_id, record.id)) for record in doomed]
         for record in doomed:
             self.files.delete(record)
         deleted = [record.version for record in doomed]

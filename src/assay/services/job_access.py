@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
-from assay.errors import InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.errors import InvalidInputError, NotFoundError
 from assay.records import JobRecord, SecretRecord
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.jobs import JobConfig
@@ -20,7 +20,7 @@ from assay.security.destinations import check_destination
 from assay.security.secret_box import SecretBox
 from assay.services.job_scope import scope_of
 from assay.services.jobs import secret_destinations
-from assay.storage import ObjectInfo, ObjectStore, ObjectWriter, StorageError
+from assay.storage import ObjectInfo, ObjectStore, ObjectWriter
 
 CHUNK = 1024 * 1024
 
@@ -100,8 +100,6 @@ class JobAccess:
             return self.store.stat(key)
         except KeyError:
             raise NotFoundError(f"object {key!r} does not exist", field="key") from None
-        except StorageError as exc:
-            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
 
     def open_writer(self, job: JobRecord, key: str, content_type: str | None) -> ObjectWriter:
         scope_of(self.session, job).require_write(key)
@@ -109,14 +107,8 @@ class JobAccess:
 
     def list(self, job: JobRecord, prefix: str) -> list[ObjectInfo]:
         scope_of(self.session, job).require_prefix(prefix)
-        try:
-            return self.store.list(prefix)
-        except StorageError as exc:
-            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
+        return self.store.list(prefix)
 
     def delete_prefix(self, job: JobRecord, prefix: str) -> int:
         scope_of(self.session, job).require_prefix(prefix)
-        try:
-            return self.store.delete_prefix(prefix)
-        except StorageError as exc:
-            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
+        return self.store.delete_prefix(prefix)

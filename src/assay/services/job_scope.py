@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session
 
 from assay.errors import PermissionDeniedError
 from assay.records import DatasetRecord, JobRecord
-
-
-def cache_prefix(project_id: str) -> str:
-    return f"projects/{project_id}/inference-cache/"
+from assay.storage.layout import inference_cache_prefix
 
 
 def _well_formed(key: str, *, prefix: bool) -> bool:
@@ -56,7 +53,7 @@ def scope_of(session: Session, job: JobRecord) -> JobScope:
     dataset = session.get(DatasetRecord, job.dataset_id) if job.dataset_id else None
     if dataset is not None and dataset.project_id == job.project_id:
         readable.add(dataset.parquet_key)
-    prefixes = [job.results_prefix, cache_prefix(job.project_id)]
+    prefixes = [job.results_prefix, inference_cache_prefix(job.project_id)]
     if job.output_prefix:
         prefixes.append(job.output_prefix)
     return JobScope(frozenset(readable), tuple(prefixes))

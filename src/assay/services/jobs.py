@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from assay.compute import ComputeRegistry, EngineUnavailableError
+from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.datasets.columns import GROUND_TRUTH, PREDICTIONS
-from assay.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from assay.errors import ConflictError, InvalidInputError, NotFoundError
 from assay.evaluation.plan import metric_plan
 from assay.inference.config import ModelChoice
 from assay.inference.resolve import resolve_model
@@ -40,18 +40,13 @@ from assay.security.destinations import check_destination
 from assay.security.job_tokens import redact_job_tokens
 from assay.security.links import LinkSigner
 from assay.services.audit import AuditTrail
-from assay.services.cleanup import ObjectCleanupService
+from assay.services.cleanup import ObjectLease
 from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
-from assay.services.datasets import dataset_prefix
 from assay.services.links import DownloadLinks
-from assay.storage import ObjectStore, StorageError
+from assay.storage import ObjectStore, StorageError, layout
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
 EVALUATION_COLUMNS = (PREDICTIONS, GROUND_TRUTH)
-
-
-def job_prefix(project_id: str, job_id: uuid.UUID) -> str:
-    return f"projects/{project_id}/jobs/{job_id}/"
 
 
 class JobService:
@@ -71,7 +66,6 @@ class JobService:
         self.jobs = JobRepository(session)
         self.datasets = DatasetRepository(session)
         self.secrets = SecretRepository(session)
-        self.cleanup = ObjectCleanupService(session, store)
         self.audit = AuditTrail(session)
 
     def create(
@@ -98,16 +92,17 @@ class JobService:
         project = ProjectRepository(self.session).get(project_id)
         require_safe_engine(self.clusters.engine(project.ray_address if project else None), config)
         job_id = uuid.uuid4()
-        prefix = job_prefix(project_id, job_id)
+        prefix = layout.job_prefix(project_id, job_id)
         produces_dataset = isinstance(config, JobInferenceConfig)
+        output_prefix = layout.dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None
         document = JobDocument(
             job_id=job_id,
             kind=config.job_type,
             project_id=project_id,
             name=request.name,
             input_parquet_key=dataset.parquet_key if dataset else None,
-            results_prefix=f"{prefix}results/",
-            output_dataset_prefix=dataset_prefix(project_id, uuid.uuid4()) if produces_dataset else None,
+            results_prefix=layout.job_results_prefix(project_id, job_id),
+            output_dataset_prefix=output_prefix,
             max_samples=request.max_samples,
             batch_size=request.batch_size,
             config=_document_config(config),
@@ -115,9 +110,8 @@ class JobService:
             metrics=metrics,
             sandbox_required=self.settings.auth_required and runs_user_code(config),
         )
-        lease_id = self.cleanup.lease(prefix, CONFIG_LEASE)
-        try:
-            writer = self.store.open_writer(f"{prefix}config.json", "application/json")
+        with ObjectLease(self.session, self.store, prefix, CONFIG_LEASE) as lease:
+            writer = self.store.open_writer(layout.job_document_key(project_id, job_id), "application/json")
             writer.write(document.model_dump_json().encode())
             writer.commit()
             record = JobRecord(
@@ -132,7 +126,7 @@ class JobService:
                     "max_samples": request.max_samples,
                     "batch_size": request.batch_size,
                 },
-                config_key=f"{prefix}config.json",
+                config_key=layout.job_document_key(project_id, job_id),
                 results_prefix=document.results_prefix,
                 output_prefix=document.output_dataset_prefix,
                 engine_name=engine_name(
@@ -145,15 +139,9 @@ class JobService:
             self.jobs.add(record)
             if on_created is not None:
                 on_created(record)
-            self.cleanup.release(lease_id)
+            lease.release()
             self.audit.record(user, "run", "job", job_id, project_id=project_id, kind=config.job_type)
             self.session.commit()
-        except StorageError as exc:
-            self.cleanup.abandon(lease_id)
-            raise StorageUnavailableError(f"object storage failed: {exc}") from exc
-        except BaseException:
-            self.cleanup.abandon(lease_id)
-            raise
         return record
 
     def _input_dataset(self, project_id: str, request: JobCreate) -> DatasetRecord | None:
@@ -220,14 +208,11 @@ class JobService:
             try:
                 with self.store.open_reader(job.logs_key) as reader:
                     return reader.read().decode("utf-8", "replace")
-            except (StorageError, KeyError) as exc:
-                raise StorageUnavailableError(f"logs of job {job_id} cannot be read: {exc}") from exc
+            except KeyError as exc:
+                raise StorageError(f"logs of job {job_id} are missing from storage: {exc}") from exc
         if job.status == JobStatus.CREATED:
             return ""
-        try:
-            return redact_job_tokens(self.clusters.engine(job.ray_address).logs(str(job.id)))
-        except EngineUnavailableError as exc:
-            raise StorageUnavailableError(f"the compute engine is unreachable: {exc}") from exc
+        return redact_job_tokens(self.clusters.engine(job.ray_address).logs(str(job.id)))
 
     def result_url(self, project_id: str, job_id: uuid.UUID, links: DownloadLinks) -> str:
         """A link to the job's result: Lumigator's ``results.json`` for an evaluation (Assay's
@@ -236,8 +221,12 @@ class JobService:
         if job.status != JobStatus.SUCCEEDED:
             raise ConflictError(f"job {job_id} has no results (status: {job.status})", field="job_id")
         results_key = (job.summary or {}).get("results_key")
-        key = results_key if isinstance(results_key, str) else f"{job.results_prefix}summary.json"
-        return links.object_url(key, "results.json")
+        key = (
+            results_key
+            if isinstance(results_key, str)
+            else layout.result_key(job.results_prefix, layout.SUMMARY_FILE)
+        )
+        return links.object_url(key, layout.LUMIGATOR_RESULTS_FILE)
 
     def output_dataset(self, project_id: str, job_id: uuid.UUID) -> DatasetRecord:
         job = self.get(project_id, job_id)

@@ -22,16 +22,13 @@ from assay.schemas.projects import MemberResponse, ProjectCreate, ProjectRespons
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
 from assay.storage import ObjectStore
+from assay.storage.layout import project_prefix
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9 -]{3,35}")
 # Ids that would read as something else in URLs, the web UI or engine resource names.
 RESERVED_IDS = frozenset(
     {"admin", "api", "assay", "default", "docs", "new", "projects", "services", "settings", "system", "users"}
 )
-
-
-def project_prefix(project_id: str) -> str:
-    return f"projects/{project_id}/"
 
 
 def check_name(name: str) -> str:

@@ -36,7 +36,7 @@ from assay.services.datasets import GeneratedDataset, register_generated_dataset
 from assay.services.job_credentials import JobCredentials
 from assay.services.warm_pool import GONE_REASON, Fallback, WarmPool, worker_logs_key
 from assay.services.workflow_runner import WorkflowRunner
-from assay.storage import ObjectStore, StorageError
+from assay.storage import ObjectStore, StorageError, layout
 
 log = logging.getLogger(__name__)
 SUBMIT_DEADLINE = dt.timedelta(minutes=10)
@@ -240,7 +240,7 @@ class Reconciler:
         """Keep the logs after the engine forgets the job; fetched before any row changes, so
         that no write transaction waits on the engine."""
         logs = self._redact(job, logs)
-        key = f"projects/{job.project_id}/jobs/{job.id}/logs.txt"
+        key = layout.job_logs_key(job.project_id, job.id)
         writer = self.store.open_writer(key, "text/plain; charset=utf-8")
         writer.write(logs.encode())
         writer.commit()

@@ -41,7 +41,7 @@ from assay.repositories.warm_workers import ENGINE_RUNNER, POOL_RUNNER, WarmWork
 from assay.security.job_tokens import WORKER_PREFIX, new_worker_token
 from assay.security.tokens import token_hash
 from assay.services.job_credentials import JobCredentials
-from assay.storage import ObjectStore
+from assay.storage import ObjectStore, layout
 
 log = logging.getLogger(__name__)
 BUILT_IN = (str(JobKind.INFERENCE), str(JobKind.ANNOTATE), str(JobKind.EVALUATION))
@@ -59,7 +59,7 @@ TAKE_POLL = 0.05
 
 def worker_logs_key(job: JobRecord) -> str:
     """Where a worker leaves a job's output, until the reconciler keeps it (redacted)."""
-    return f"projects/{job.project_id}/jobs/{job.id}/worker-output.txt"
+    return layout.worker_output_key(job.project_id, job.id)
 
 
 class Fallback(Exception):

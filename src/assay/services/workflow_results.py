@@ -15,16 +15,15 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from assay.datasets.columns import EXAMPLES, GROUND_TRUTH, PREDICTIONS
 from assay.errors import ConflictError
 from assay.records import JobRecord, WorkflowRecord, WorkflowStatus
-from assay.services.jobs import job_prefix
 from assay.storage import ObjectStore
-
-COMPILED_FILE = "compiled.json"
+from assay.storage.layout import COMPILED_FILE, job_results_prefix, result_key
 
 
 def _key(project_id: str, evaluation_job_id: uuid.UUID) -> str:
-    return f"{job_prefix(project_id, evaluation_job_id)}results/{COMPILED_FILE}"
+    return result_key(job_results_prefix(project_id, evaluation_job_id), COMPILED_FILE)
 
 
 def compiled_results_key(workflow: WorkflowRecord) -> str | None:
@@ -45,8 +44,8 @@ def require_compiled_results_key(workflow: WorkflowRecord) -> str:
 
 def _examples(store: ObjectStore, dataset_key: str) -> list[str]:
     with store.open_reader(dataset_key) as reader:
-        table = pq.read_table(reader, columns=["examples"])
-    return ["" if value is None else str(value) for value in table.column("examples").to_pylist()]
+        table = pq.read_table(reader, columns=[EXAMPLES])
+    return ["" if value is None else str(value) for value in table.column(EXAMPLES).to_pylist()]
 
 
 def compile_workflow_results(
@@ -63,12 +62,12 @@ def compile_workflow_results(
     with store.open_reader(results_key) as reader:
         output: dict[str, Any] = json.loads(reader.read())
     scored = output.get("artifacts") or {}
-    predictions: list[str] = scored.get("predictions", [])
+    predictions: list[str] = scored.get(PREDICTIONS, [])
     compiled = {
         "artifacts": {
-            "examples": _examples(store, dataset_key)[: len(predictions)],
-            "ground_truth": scored.get("ground_truth", []),
-            "predictions": predictions,
+            EXAMPLES: _examples(store, dataset_key)[: len(predictions)],
+            GROUND_TRUTH: scored.get(GROUND_TRUTH, []),
+            PREDICTIONS: predictions,
             "model": workflow.model,
             "inference_time": (inference.summary or {}).get("duration_s"),
             "evaluation_time": scored.get("evaluation_time"),

@@ -32,6 +32,7 @@ from assay.services.jobs import JobService
 from assay.services.workflow_results import compile_workflow_results
 from assay.services.workflow_tracking import WorkflowTracking
 from assay.storage import ObjectStore
+from assay.storage.layout import SCORES_FILE, SUMMARY_FILE, result_key
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,11 @@ class WorkflowRunner:
     def _artifacts(self, job: JobRecord) -> dict[str, str]:
         """Result objects worth keeping beside the run: summary, predictions, scores."""
         summary = job.summary or {}
-        artifacts = {"summary.json": f"{job.results_prefix}summary.json"}
+        artifacts = {SUMMARY_FILE: result_key(job.results_prefix, SUMMARY_FILE)}
         if isinstance(summary.get("predictions_key"), str):
             artifacts["predictions.parquet"] = summary["predictions_key"]
         if isinstance(summary.get("scores_key"), str):
-            artifacts["scores.parquet"] = summary["scores_key"]
+            artifacts[SCORES_FILE] = summary["scores_key"]
         return artifacts
 
     def _user(self, workflow: WorkflowRecord) -> UserRecord | None:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from assay.errors import StorageError
 
-class StorageError(Exception):
-    """The object store failed (unreachable, refused, misconfigured)."""
+__all__ = ["ObjectInfo", "ObjectStore", "ObjectWriter", "StorageError"]
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from assay.db.engine import build_engine, build_session_factory
 from assay.records import Base, TrackingLinkRecord, TrackingOutboxRecord
 from assay.storage.local import LocalObjectStore
-from assay.testing.servers import MlflowServer, PostgresDatabase
 from assay.tracking.mlflow import MlflowTracker
+from tests.servers import MlflowServer, PostgresDatabase
 
 TABLES = [Base.metadata.tables[record.__tablename__] for record in (TrackingOutboxRecord, TrackingLinkRecord)]
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from assay.testing.servers import free_port
 from assay.tracking import KEY_TAG, RunStatus, TrackingRejectedError, TrackingUnavailableError
 from assay.tracking.mlflow import MlflowTracker
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 

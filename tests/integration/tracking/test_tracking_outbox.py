@@ -17,7 +17,6 @@ from assay.records.base import utcnow
 from assay.services.tracking import TrackingDrain, TrackingOutbox
 from assay.storage import StorageError
 from assay.storage.local import LocalObjectStore
-from assay.testing.servers import MlflowServer
 from assay.tracking import RunStatus
 from assay.tracking.mlflow import MlflowTracker
 from tests.integration.tracking.scenario import (
@@ -28,6 +27,7 @@ from tests.integration.tracking.scenario import (
     pending,
     runs_with_key,
 )
+from tests.servers import MlflowServer
 
 pytestmark = pytest.mark.slow
 LATER = dt.timedelta(hours=1)

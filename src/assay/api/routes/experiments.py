@@ -35,11 +35,8 @@ from assay.schemas.jobs import JobLogsResponse
 from assay.services import reports
 from assay.services.experiments import ExperimentView
 from assay.services.links import DownloadLinks
-from assay.services.workflow_results import (
-    COMPILED_FILE,
-    compiled_results_key,
-    require_compiled_results_key,
-)
+from assay.services.workflow_results import compiled_results_key, require_compiled_results_key
+from assay.storage.layout import COMPILED_FILE
 
 EXPORTS = {
     "csv": (reports.to_csv, "text/csv; charset=utf-8"),

@@ -25,7 +25,7 @@ from assay.api.deps import (
     WorkerDeskDep,
 )
 from assay.compute import EngineStatus
-from assay.errors import InvalidInputError, StorageUnavailableError
+from assay.errors import InvalidInputError
 from assay.schemas.job_api import (
     JobApiKey,
     JobClaim,
@@ -37,7 +37,7 @@ from assay.schemas.job_api import (
     WorkerStops,
     WorkerTake,
 )
-from assay.storage import ObjectWriter, StorageError
+from assay.storage import ObjectWriter
 
 router = APIRouter()
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -152,5 +152,3 @@ async def _pump(request: Request, writer: ObjectWriter) -> int:
         return (await anyio.to_thread.run_sync(writer.commit)).size
     except ClientDisconnect:
         raise InvalidInputError("the upload ended before its body was complete", field="body") from None
-    except StorageError as exc:
-        raise StorageUnavailableError(f"object storage failed: {exc}") from exc

@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import ssl
-import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assay.testing.servers import free_port, wait_until
+from tests.servers import REPOSITORY, ManagedProcess, free_port
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
 Framing = Literal["length", "chunked", "close"]
@@ -340,7 +341,7 @@ class OpenAIServer:
     latency_s: float = 0.05
     port: int = 0
     certificate: tuple[Path, Path] | None = None  # (cert, key) PEM files: serve HTTPS
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    server: ManagedProcess | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -359,13 +360,15 @@ class OpenAIServer:
         command = [sys.executable, "-m", __name__, "--port", str(self.port), "--latency", str(self.latency_s)]
         if self.certificate:
             command += ["--cert", str(self.certificate[0]), "--key", str(self.certificate[1])]
-        self.process = subprocess.Popen(command)
-        wait_until(self._answers, 30, "OpenAI-compatible test server")
+        # Run as ``tests.openai_server``: the repository root must be importable.
+        path = os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")])
+        env = {**os.environ, "PYTHONPATH": path}
+        log = Path(tempfile.gettempdir()) / f"assay-openai-server-{self.port}.log"
+        self.server = ManagedProcess(command, log, env=env, grace_s=10)
+        self.server.start(self._answers, 30, "OpenAI-compatible test server")
         return self
 
     def _answers(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"the test server exited with status {self.process.returncode}")
         return httpx.get(f"{self.url}/_stats", timeout=2, verify=self._verify).status_code == 200
 
     def stats(self) -> dict[str, Any]:
@@ -389,15 +392,8 @@ class OpenAIServer:
         return result
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
 
 
 def main() -> None:
