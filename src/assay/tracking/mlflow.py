@@ -108,9 +108,9 @@ class MlflowTracker(Tracker):
 
         from assay.db.migrate import MIGRATION_LOCK
 
-        client = MlflowClient(tracking_uri=self.tracking_uri)
-        with MIGRATION_LOCK:
-            client.search_experiments(max_results=1)  # opens, and so migrates, the store
+        with MIGRATION_LOCK:  # the client opens, and so migrates, its store as it is built
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            client.search_experiments(max_results=1)
         return client
 
     def ensure_experiment(self, key: str, name: str, tags: Mapping[str, str]) -> str:
