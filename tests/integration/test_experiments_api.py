@@ -18,6 +18,7 @@ from sqlalchemy import event
 from assay.compute.local_ray import LocalRayHead
 from assay.records import ExperimentRecord, WorkflowRecord, WorkflowStatus
 from assay.runtime import Runtime
+from assay.schemas.experiments import WorkflowDetailsResponse
 from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.slow
@@ -80,10 +81,30 @@ def add_workflow(client: TestClient, experiment_id: str, name: str, reply: str) 
 def test_two_models_compared_side_by_side(client: TestClient) -> None:
     experiment_id = make_experiment(client)
     echo = add_workflow(client, experiment_id, "echo", "{prompt}")
-    fixed = add_workflow(client, experiment_id, "fixed", "Budget approved.")
+    # The fixed reply comes from the provider's own options (the model names the echo): they
+    # are kept by the native route and reach the inference job.
+    options = {"reply": "Budget approved."}
+    native = client.post(
+        f"{API}/projects/default/workflows",
+        json={
+            "name": "fixed",
+            "experiment_id": experiment_id,
+            "model": "{prompt}",
+            "provider": "mock",
+            "provider_options": options,
+            "metrics": ["rouge", "bleu", "exact_match"],
+        },
+    )
+    assert native.status_code == 201, native.text
+    assert native.json()["provider_options"] == options and native.json()["state"] == "created"
+    fixed = native.json()["id"]
+    lumigator = client.get(f"{API}/workflows/{fixed}").json()
+    assert set(lumigator) == set(WorkflowDetailsResponse.model_fields), "Lumigator's fields, exactly"
     results = {
         name: wait_workflow(client, workflow_id) for name, workflow_id in (("echo", echo), ("fixed", fixed))
     }
+    inference = client.get(f"{API}/projects/default/jobs/{results['fixed']['inference_job_id']}").json()
+    assert inference["config"]["provider_options"] == options
     for body in results.values():
         assert body["state"] == "succeeded", body
         assert body["status"] == "succeeded"

@@ -116,6 +116,7 @@ class WorkflowService:
             base_url=request.base_url,
             secret_key_name=request.secret_key_name,
             generation=request.generation_config.model_dump(mode="json", exclude_unset=True),
+            options=request.provider_options,
             batch_size=request.batch_size,
         )
         if request.llm_as_judge is not None:
@@ -138,6 +139,7 @@ class WorkflowService:
             secret_key_name=request.secret_key_name,
             system_prompt=request.system_prompt,
             generation_config=request.generation_config.model_dump(mode="json", exclude_unset=True),
+            provider_options=request.provider_options,
             batch_size=request.batch_size,
             metric_names=chosen if request.metrics is not None else None,
             judge=request.llm_as_judge.model_dump(mode="json") if request.llm_as_judge else None,
