@@ -149,6 +149,29 @@ def test_two_models_compared_side_by_side(client: TestClient) -> None:
     assert isinstance(download, str) and download.startswith("http")
 
 
+def test_a_reference_free_workflow_scores_a_dataset_without_references(client: TestClient) -> None:
+    """Text generation often has no ground truth: its default metric (length) needs none, and
+    neither the workflow nor its evaluation step asks for one."""
+    rows = [{"examples": row["examples"]} for row in ROWS[:3]]
+    dataset = client.post(f"{API}/datasets/", files={"dataset": ("q.csv", csv_bytes(rows))}).json()["id"]
+    experiment = client.post(
+        f"{API}/experiments/",
+        json={"name": "free", "dataset": dataset, "task_definition": {"task": "text-generation"}},
+    ).json()["id"]
+    created = client.post(
+        f"{API}/workflows/",
+        json={"name": "free", "experiment_id": experiment, "model": "Yes.", "provider": "mock"},
+    )
+    assert created.status_code == 201, created.text
+    body = wait_workflow(client, created.json()["id"])
+    assert body["state"] == "succeeded", body
+    assert body["metrics"]["prediction_words_mean"] == 1.0
+    examples = client.get(f"{API}/projects/default/experiments/{experiment}/examples").json()
+    assert [row["ground_truth"] for row in examples["rows"]] == [None, None, None]
+    report = client.get(f"{API}/projects/default/experiments/{experiment}/export?format=html")
+    assert report.status_code == 200 and "Yes." in report.text
+
+
 def test_failed_step_is_recorded_and_retried(client: TestClient) -> None:
     experiment_id = make_experiment(client)
     workflow_id = add_workflow(client, experiment_id, "judge", "x")

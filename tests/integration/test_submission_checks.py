@@ -150,3 +150,15 @@ def test_an_evaluation_job_names_the_judge_it_lacks_and_the_judge_fields_sent(cl
         "must start with http:// or https://",
     )
     assert client.get(f"{API}/jobs/").json()["total"] == 0
+
+
+def test_an_evaluation_needs_references_only_for_metrics_that_compare_with_them(client: TestClient) -> None:
+    data = client.post(
+        f"{API}/datasets/", files={"dataset": ("p.csv", b"examples,predictions\nq,b\n")}
+    ).json()["id"]
+
+    def evaluation(metrics: list[str]) -> dict[str, Any]:
+        return {"name": "e", "dataset": data, "job_config": {"job_type": "evaluator", "metrics": metrics}}
+
+    refused(client, "/jobs/evaluator", evaluation(["length", "rouge"]), "dataset", "the columns ground_truth")
+    assert client.post(f"{API}/jobs/evaluator", json=evaluation(["length"])).status_code == 201

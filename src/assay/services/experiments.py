@@ -18,7 +18,7 @@ from assay.datasets.columns import GROUND_TRUTH
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
 from assay.evaluation.plan import metric_plan
 from assay.inference.resolve import resolve_model
-from assay.metrics import METRICS, default_metrics, require_available
+from assay.metrics import default_metrics, references_needed, require_available
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.datasets import DatasetRepository
 from assay.repositories.experiments import ExperimentRepository, WorkflowRepository
@@ -160,7 +160,7 @@ class WorkflowService:
 
     def _require_references(self, experiment: ExperimentRecord, metrics: list[str]) -> None:
         """Metrics that compare with references need the experiment's dataset to have them."""
-        needing = [name for name in metrics if METRICS[name].needs_reference]
+        needing = references_needed(metrics)
         dataset = DatasetRepository(self.session).get(experiment.project_id, experiment.dataset_id)
         columns = {column["name"] for column in dataset.columns} if dataset is not None else set()
         if needing and GROUND_TRUTH not in columns:
