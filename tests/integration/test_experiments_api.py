@@ -18,6 +18,7 @@ from sqlalchemy import event
 from assay.compute.local_ray import LocalRayHead
 from assay.records import ExperimentRecord, WorkflowRecord, WorkflowStatus
 from assay.runtime import Runtime
+from assay.schemas.experiments import WorkflowDetailsResponse
 from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.slow
@@ -80,10 +81,30 @@ def add_workflow(client: TestClient, experiment_id: str, name: str, reply: str) 
 def test_two_models_compared_side_by_side(client: TestClient) -> None:
     experiment_id = make_experiment(client)
     echo = add_workflow(client, experiment_id, "echo", "{prompt}")
-    fixed = add_workflow(client, experiment_id, "fixed", "Budget approved.")
+    # The fixed reply comes from the provider's own options (the model names the echo): they
+    # are kept by the native route and reach the inference job.
+    options = {"reply": "Budget approved."}
+    native = client.post(
+        f"{API}/projects/default/workflows",
+        json={
+            "name": "fixed",
+            "experiment_id": experiment_id,
+            "model": "{prompt}",
+            "provider": "mock",
+            "provider_options": options,
+            "metrics": ["rouge", "bleu", "exact_match"],
+        },
+    )
+    assert native.status_code == 201, native.text
+    assert native.json()["provider_options"] == options and native.json()["state"] == "created"
+    fixed = native.json()["id"]
+    lumigator = client.get(f"{API}/workflows/{fixed}").json()
+    assert set(lumigator) == set(WorkflowDetailsResponse.model_fields), "Lumigator's fields, exactly"
     results = {
         name: wait_workflow(client, workflow_id) for name, workflow_id in (("echo", echo), ("fixed", fixed))
     }
+    inference = client.get(f"{API}/projects/default/jobs/{results['fixed']['inference_job_id']}").json()
+    assert inference["config"]["provider_options"] == options
     for body in results.values():
         assert body["state"] == "succeeded", body
         assert body["status"] == "succeeded"
@@ -126,6 +147,29 @@ def test_two_models_compared_side_by_side(client: TestClient) -> None:
     assert "scoring 10 examples" in logs
     download = client.get(f"{API}/workflows/{echo}/result/download").json()
     assert isinstance(download, str) and download.startswith("http")
+
+
+def test_a_reference_free_workflow_scores_a_dataset_without_references(client: TestClient) -> None:
+    """Text generation often has no ground truth: its default metric (length) needs none, and
+    neither the workflow nor its evaluation step asks for one."""
+    rows = [{"examples": row["examples"]} for row in ROWS[:3]]
+    dataset = client.post(f"{API}/datasets/", files={"dataset": ("q.csv", csv_bytes(rows))}).json()["id"]
+    experiment = client.post(
+        f"{API}/experiments/",
+        json={"name": "free", "dataset": dataset, "task_definition": {"task": "text-generation"}},
+    ).json()["id"]
+    created = client.post(
+        f"{API}/workflows/",
+        json={"name": "free", "experiment_id": experiment, "model": "Yes.", "provider": "mock"},
+    )
+    assert created.status_code == 201, created.text
+    body = wait_workflow(client, created.json()["id"])
+    assert body["state"] == "succeeded", body
+    assert body["metrics"]["prediction_words_mean"] == 1.0
+    examples = client.get(f"{API}/projects/default/experiments/{experiment}/examples").json()
+    assert [row["ground_truth"] for row in examples["rows"]] == [None, None, None]
+    report = client.get(f"{API}/projects/default/experiments/{experiment}/export?format=html")
+    assert report.status_code == 200 and "Yes." in report.text
 
 
 def test_failed_step_is_recorded_and_retried(client: TestClient) -> None:

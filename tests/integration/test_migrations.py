@@ -104,3 +104,11 @@ def test_0005_adds_the_policy_columns_to_existing_rows_and_removes_them(engine: 
     assert "allowed_hosts" not in columns(engine, "secrets")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT username FROM users")).scalar_one() == "old"
+
+
+def test_0008_adds_the_workflows_provider_options_and_removes_them(engine: Engine) -> None:
+    upgrade(engine, "0008")
+    assert "provider_options" in columns(engine, "workflows")
+    downgrade(engine, "0007")
+    assert "provider_options" not in columns(engine, "workflows")
+    assert "metric_names" in columns(engine, "workflows")

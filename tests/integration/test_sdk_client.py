@@ -57,11 +57,11 @@ def test_projects_datasets_files_secrets_tokens(sdk: Client, isolated: Path) -> 
     from_frame = lab.datasets.upload(pandas.DataFrame(ROWS[:3]), name="frame.parquet")
     from_arrow = lab.datasets.upload(pa.Table.from_pylist(ROWS[:2]))
     assert (from_rows.row_count, from_frame.row_count, from_arrow.row_count) == (7, 3, 2)
-    assert from_arrow.source_format == "parquet" and from_arrow.filename == "dataset.parquet"
+    assert from_arrow.source_format == "parquet" and from_arrow.filename == "table.parquet"
 
     listed = list(lab.datasets.list(page_size=3))  # two pages of three and one of one... paging
     assert sorted(d.filename for d in listed) == sorted(
-        ["news.csv", "rows.parquet", "frame.parquet", "dataset.parquet"]
+        ["news.csv", "rows.parquet", "frame.parquet", "table.parquet"]
     )
     assert all(isinstance(d, DatasetDetail) for d in listed)
     assert list(sdk.datasets.list()) == []  # the default project is another one

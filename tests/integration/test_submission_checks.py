@@ -93,3 +93,72 @@ def test_workflows_are_checked_before_they_are_recorded(client: TestClient) -> N
     assert reference_free.status_code == 201, reference_free.text
     listed = client.get(f"{API}/experiments/{experiment}").json()["workflows"]
     assert [item["id"] for item in listed] == [reference_free.json()["id"]]
+
+
+def test_a_workflow_is_checked_for_its_evaluation_and_provider_options_when_created(
+    client: TestClient,
+) -> None:
+    """What its evaluation step and its provider would refuse is refused with the workflow, on
+    both routes, naming the fields the caller sent (test_experiments_api runs one with options)."""
+    data = dataset(client)
+    experiment = client.post(f"{API}/experiments/", json={"name": "x", "dataset": data}).json()["id"]
+    workflow = {"name": "w", "experiment_id": experiment, "provider": "mock", "model": "{prompt}"}
+    judge = {"model_name": "judge", "model_base_url": "http://127.0.0.1:9/v1"}
+    for path in ("/workflows/", "/projects/default/workflows"):
+        refused(client, path, {**workflow, "metrics": ["llm_judge"]}, "metrics", "add llm_as_judge")
+        refused(
+            client,
+            path,
+            {**workflow, "llm_as_judge": {**judge, "model_base_url": "judge.example/v1"}},
+            "llm_as_judge.model_base_url",
+            "must start with http:// or https://",
+        )
+        refused(
+            client,
+            path,
+            {**workflow, "provider_options": {"latency_s": -1}},
+            "provider_options.latency_s",
+            "greater than or equal to 0",
+        )
+        refused(
+            client,
+            path,
+            {**workflow, "provider_options": {"volume": 11}},
+            "provider_options.volume",
+            "Extra inputs are not permitted",
+        )
+    assert client.get(f"{API}/experiments/{experiment}").json()["workflows"] == []
+
+
+def test_an_evaluation_job_names_the_judge_it_lacks_and_the_judge_fields_sent(client: TestClient) -> None:
+    data = client.post(
+        f"{API}/datasets/",
+        files={"dataset": ("p.csv", b"examples,ground_truth,predictions\nq,a,b\n")},
+    ).json()["id"]
+    evaluation = {
+        "name": "e",
+        "dataset": data,
+        "job_config": {"job_type": "evaluator", "metrics": ["llm_judge"]},
+    }
+    refused(client, "/jobs/evaluator", evaluation, "job_config.metrics", "add job_config.llm_as_judge")
+    evaluation["job_config"]["llm_as_judge"] = {"model_name": "judge", "model_base_url": "ftp://judge"}
+    refused(
+        client,
+        "/jobs/evaluator",
+        evaluation,
+        "job_config.llm_as_judge.model_base_url",
+        "must start with http:// or https://",
+    )
+    assert client.get(f"{API}/jobs/").json()["total"] == 0
+
+
+def test_an_evaluation_needs_references_only_for_metrics_that_compare_with_them(client: TestClient) -> None:
+    data = client.post(
+        f"{API}/datasets/", files={"dataset": ("p.csv", b"examples,predictions\nq,b\n")}
+    ).json()["id"]
+
+    def evaluation(metrics: list[str]) -> dict[str, Any]:
+        return {"name": "e", "dataset": data, "job_config": {"job_type": "evaluator", "metrics": metrics}}
+
+    refused(client, "/jobs/evaluator", evaluation(["length", "rouge"]), "dataset", "the columns ground_truth")
+    assert client.post(f"{API}/jobs/evaluator", json=evaluation(["length"])).status_code == 201

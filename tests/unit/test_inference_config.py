@@ -10,10 +10,12 @@ import pytest
 from pydantic import ValidationError
 
 from assay.errors import InvalidInputError
+from assay.evaluation.judge import judge_model
 from assay.inference import InferenceConfig, ModelPrice
 from assay.inference.pricing import price_for
 from assay.inference.prompts import PromptBuilder
 from assay.inference.reasoning import merge_reasoning, split_reasoning
+from assay.inference.resolve import resolve_model
 
 BASE: dict[str, Any] = {
     "provider": "mock",
@@ -64,6 +66,29 @@ def test_self_hosted_providers_need_a_base_url_and_hosted_ones_have_a_default() 
     assert "base_url is required for provider 'vllm'" in error_of(provider="vllm")
     assert config(provider="mistral").resolved_base_url == "https://api.mistral.ai/v1"
     assert "must start with http" in error_of(provider="openai", base_url="api.openai.com")
+
+
+def field_refused(**request: Any) -> str | None:
+    with pytest.raises(InvalidInputError) as caught:
+        resolve_model(**request)
+    return caught.value.field
+
+
+def test_resolution_errors_name_the_request_fields_the_caller_sent() -> None:
+    """A job's and a workflow's names (``provider_options``), and Lumigator's ``llm_as_judge``
+    ones (``model_name``, ``model_base_url``), not the config's."""
+    assert (
+        field_refused(provider="mock", model="m", options={"latency_s": -1}) == "provider_options.latency_s"
+    )
+    assert field_refused(provider="vllm", model="m", prefix="job_config.") == "job_config.base_url"
+    judged = "llm_as_judge."
+    with pytest.raises(InvalidInputError) as caught:
+        judge_model("", "http://127.0.0.1:9/v1", prefix=judged)
+    assert caught.value.field == "llm_as_judge.model_name"
+    with pytest.raises(InvalidInputError) as caught:
+        judge_model("judge", "judge.example/v1", prefix=judged)
+    assert caught.value.field == "llm_as_judge.model_base_url"
+    assert "must start with http" in caught.value.message
 
 
 def test_generation_settings_a_provider_cannot_honour_are_rejected_by_name() -> None:

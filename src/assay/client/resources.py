@@ -161,8 +161,8 @@ class Datasets(Resource[ModeT]):
         self, source: TableSource, *, name: str | None = None, progress: Progress | None = None
     ) -> Flow[DatasetDetail]:
         """Upload a CSV, JSONL or Parquet file (a path, streamed), bytes, a pyarrow or pandas
-        table or a list of rows (sent as Parquet, named ``name`` or ``dataset.parquet``)."""
-        with upload_part(source, name, "dataset.parquet", progress) as part:
+        table or a list of rows (sent as Parquet, named ``name`` or ``table.parquet``)."""
+        with upload_part(source, name, "table.parquet", progress) as part:
             created: DatasetDetail = yield Call(
                 "POST", self._in_project("/datasets"), model(DatasetDetail), files={"dataset": part}
             )

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from assay.datasets.columns import EXAMPLES, PREDICTIONS
 from assay.errors import InvalidInputError
 from assay.inference.config import InferenceConfig, ModelChoice
-from assay.inference.resolve import resolve_model
+from assay.inference.resolve import REQUEST_FIELDS, resolve_model
 from assay.inference.runner import run_inference
 from assay.jobs.failure import describe_endpoint_error
 from assay.metrics.base import Metric, ModelContext
@@ -89,6 +89,8 @@ def parse_verdict(answer: str | None) -> JudgeVerdict | None:
 
 JUDGE_CONCURRENCY = 16
 JUDGE_GENERATION = {"temperature": 0.0, "max_new_tokens": 200}
+# Lumigator's ``llm_as_judge`` names the model and its server so; errors name what was sent.
+JUDGE_FIELDS = {**REQUEST_FIELDS, "model": "model_name", "base_url": "model_base_url"}
 
 
 def judge_model(
@@ -104,6 +106,7 @@ def judge_model(
         generation=JUDGE_GENERATION,
         max_concurrency=JUDGE_CONCURRENCY,
         prefix=prefix,
+        names=JUDGE_FIELDS,
     )
 
 

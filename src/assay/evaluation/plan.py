@@ -23,7 +23,9 @@ def metric_plan(config: JobEvalConfig, prefix: str = "job_config.") -> dict[str,
     backed = [name for name in plan if name in METRICS and METRICS[name].model_backed]
     if backed and judge is None:
         raise InvalidInputError(
-            f"metric(s) {', '.join(map(repr, backed))} ask a model: name it in llm_as_judge",
+            f"metric(s) {', '.join(map(repr, backed))} ask a model to judge: add {prefix}llm_as_judge "
+            '{"model_name": ..., "model_base_url": ...} (an OpenAI-compatible server), '
+            "or leave the metric out",
             field=f"{prefix}metrics",
         )
     if judge is not None:

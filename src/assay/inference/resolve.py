@@ -23,9 +23,9 @@ REQUEST_FIELDS = {
 }
 
 
-def _request_field(location: tuple[int | str, ...], prefix: str) -> str:
-    head, *rest = [str(part) for part in location] or ["provider"]
-    return prefix + ".".join([REQUEST_FIELDS.get(head, head), *rest])
+def _request_field(location: tuple[int | str, ...], prefix: str, names: Mapping[str, str]) -> str:
+    head, *rest = [str(part) for part in location if part != ""] or ["provider"]
+    return prefix + ".".join([names.get(head, head), *rest])
 
 
 def resolve_model(
@@ -39,8 +39,11 @@ def resolve_model(
     max_concurrency: int = 16,
     batch_size: int = 1,
     prefix: str = "",
+    names: Mapping[str, str] = REQUEST_FIELDS,
 ) -> ModelChoice:
-    """The checked choice for a request; ``prefix`` leads the field names (``job_config.``).
+    """The checked choice for a request; ``prefix`` leads the field names (``job_config.``)
+    and ``names`` gives the request's name of a config field, so an error names what the
+    caller sent.
 
     ``generation`` holds the settings the caller set; those the provider cannot honour are
     left out (Lumigator sends ``frequency_penalty`` to every provider). ``options`` override
@@ -69,12 +72,12 @@ def resolve_model(
         error = exc.errors()[0]
         cause = (error.get("ctx") or {}).get("error")
         message = str(cause) if isinstance(cause, Exception) else error["msg"]
-        raise InvalidInputError(message, field=_request_field(error["loc"], prefix)) from None
+        raise InvalidInputError(message, field=_request_field(error["loc"], prefix, names)) from None
     try:
         choice.check_usable()
     except InvalidInputError as exc:
         raise InvalidInputError(
-            exc.message, field=_request_field(tuple((exc.field or "").split(".")), prefix)
+            exc.message, field=_request_field(tuple((exc.field or "").split(".")), prefix, names)
         ) from None
     except UnsupportedError as exc:
         raise InvalidInputError(exc.message, field=f"{prefix}provider") from None

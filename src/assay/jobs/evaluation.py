@@ -66,7 +66,8 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
     plan = document.metrics if document.metrics is not None else metric_plan(config)
     names = list(plan)
     predictions = _texts(table, PREDICTIONS)
-    references = _texts(table, GROUND_TRUTH)
+    # A reference-free evaluation (checked when the job was created) reads a dataset without.
+    references = _texts(table, GROUND_TRUTH) if GROUND_TRUTH in table.column_names else None
     log.info("scoring %d examples with %s", table.num_rows, ", ".join(names))
     started = time.perf_counter()
     results = compute_metrics(
@@ -83,7 +84,7 @@ def run(document: JobDocument, store: ObjectStore, api_key: str | None) -> dict[
         ),
     )
     lumigator = lumigator_results(
-        document, names, results, predictions, references, time.perf_counter() - started
+        document, names, results, predictions, references or [], time.perf_counter() - started
     )
 
     scores: dict[str, list[float | None]] = {}

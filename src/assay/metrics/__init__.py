@@ -12,6 +12,7 @@ from assay.metrics.registry import (
     compute_metrics,
     default_metrics,
     get_metric,
+    references_needed,
     require_available,
     validate_metric_names,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "compute_metrics",
     "default_metrics",
     "get_metric",
+    "references_needed",
     "require_available",
     "validate_metric_names",
 ]

@@ -156,6 +156,11 @@ def require_available(names: Iterable[str], field: str = "metrics") -> list[str]
     return requested
 
 
+def references_needed(names: Iterable[str]) -> list[str]:
+    """Those of the named metrics that compare with references (``ground_truth``)."""
+    return [name for name in names if METRICS[name].needs_reference]
+
+
 def get_metric(name: str, **options: Any) -> Metric:
     """An instance of the named metric, its module imported now, configured with ``options``."""
     (spec_name,) = validate_metric_names([name])
@@ -203,7 +208,7 @@ def compute_metrics(
             f"options given for metric(s) not requested: {', '.join(map(repr, stray))}", field="metrics"
         )
     if references is None:
-        needing = [name for name in requested if METRICS[name].needs_reference]
+        needing = references_needed(requested)
         if needing:
             raise InvalidInputError(
                 f"metric(s) {', '.join(map(repr, needing))} compare with references, and there are none",

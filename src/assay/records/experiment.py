@@ -65,6 +65,7 @@ class WorkflowRecord(Base):
     secret_key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     system_prompt: Mapped[str] = mapped_column(Text, default="")
     generation_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provider_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     batch_size: Mapped[int] = mapped_column(Integer, default=1)
     metric_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     judge: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field, PositiveInt
+from pydantic import BaseModel, Field, JsonValue, PositiveInt
 
 from assay.datasets.columns import PREDICTIONS
 from assay.schemas.jobs import GenerationConfig, JudgeConfig
@@ -34,6 +34,11 @@ class WorkflowCreateRequest(BaseModel):
     inference_output_field: str = PREDICTIONS
     config_template: str | None = None
     generation_config: GenerationConfig = Field(default_factory=GenerationConfig)
+    provider_options: dict[str, JsonValue] | None = Field(
+        None,
+        description="Assay: the provider's own options (e.g. timeout_s), checked by the provider "
+        "when the workflow is created and passed to its inference job",
+    )
     job_timeout_sec: PositiveInt = 60 * 60
     metrics: list[str] | None = None
     llm_as_judge: JudgeConfig | None = None
@@ -80,6 +85,9 @@ class WorkflowDetail(WorkflowDetailsResponse):
     failed_step: str | None
     provider: str
     base_url: str | None
+    provider_options: dict[str, Any] | None = Field(
+        None, description="the provider's own options, as the workflow was created with them"
+    )
     inference_job_id: uuid.UUID | None
     evaluation_job_id: uuid.UUID | None
 

@@ -16,16 +16,16 @@ from sqlalchemy.orm import Session
 from assay.compute import ComputeRegistry, EngineUnavailableError
 from assay.datasets.columns import GROUND_TRUTH
 from assay.errors import ConflictError, InvalidInputError, NotFoundError
-from assay.evaluation.judge import judge_model
+from assay.evaluation.plan import metric_plan
 from assay.inference.resolve import resolve_model
-from assay.metrics import METRICS, default_metrics, require_available
+from assay.metrics import default_metrics, references_needed, require_available
 from assay.records import ExperimentRecord, JobRecord, JobStatus, UserRecord, WorkflowRecord, WorkflowStatus
 from assay.repositories.datasets import DatasetRepository
 from assay.repositories.experiments import ExperimentRepository, WorkflowRepository
 from assay.repositories.jobs import JobRepository
 from assay.repositories.secrets import SecretRepository
 from assay.schemas.experiments import ExperimentCreate, WorkflowCreateRequest
-from assay.schemas.jobs import JUDGE_PROVIDER
+from assay.schemas.jobs import JUDGE_PROVIDER, JobEvalConfig
 from assay.security.destinations import check_destination
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
@@ -115,15 +115,22 @@ class WorkflowService:
             base_url=request.base_url,
             secret_key_name=request.secret_key_name,
             generation=request.generation_config.model_dump(mode="json", exclude_unset=True),
+            options=request.provider_options,
             batch_size=request.batch_size,
         )
-        if request.llm_as_judge is not None:
-            judge = request.llm_as_judge
-            judge_model(
-                judge.model_name, judge.model_base_url, request.secret_key_name, prefix="llm_as_judge."
-            )
         task = str(experiment.task_definition["task"])
         chosen = require_available(request.metrics if request.metrics is not None else default_metrics(task))
+        # The evaluation step's own checks (a model-backed metric needs llm_as_judge, the judge's
+        # model resolves), run now: a workflow is refused when it is created, not at its second step.
+        metric_plan(
+            JobEvalConfig(
+                secret_key_name=request.secret_key_name,
+                task_definition=experiment.task_definition,
+                metrics=chosen,
+                llm_as_judge=request.llm_as_judge,
+            ),
+            prefix="",
+        )
         self._require_references(experiment, chosen)
         self._check_secret(project_id, request)
         workflow = WorkflowRecord(
@@ -137,6 +144,7 @@ class WorkflowService:
             secret_key_name=request.secret_key_name,
             system_prompt=request.system_prompt,
             generation_config=request.generation_config.model_dump(mode="json", exclude_unset=True),
+            provider_options=request.provider_options,
             batch_size=request.batch_size,
             metric_names=chosen if request.metrics is not None else None,
             judge=request.llm_as_judge.model_dump(mode="json") if request.llm_as_judge else None,
@@ -151,7 +159,7 @@ class WorkflowService:
 
     def _require_references(self, experiment: ExperimentRecord, metrics: list[str]) -> None:
         """Metrics that compare with references need the experiment's dataset to have them."""
-        needing = [name for name in metrics if METRICS[name].needs_reference]
+        needing = references_needed(metrics)
         dataset = DatasetRepository(self.session).get(experiment.project_id, experiment.dataset_id)
         columns = {column["name"] for column in dataset.columns} if dataset is not None else set()
         if needing and GROUND_TRUTH not in columns:

@@ -21,7 +21,7 @@ from assay.evaluation.plan import metric_plan
 from assay.inference.config import ModelChoice
 from assay.inference.resolve import resolve_model
 from assay.jobs.document import JobDocument
-from assay.metrics import default_metrics, require_available
+from assay.metrics import default_metrics, references_needed, require_available
 from assay.naming import engine_name
 from assay.records import DatasetRecord, JobKind, JobRecord, JobStatus, UserRecord
 from assay.repositories.datasets import DatasetRepository
@@ -46,7 +46,6 @@ from assay.services.links import DownloadLinks
 from assay.storage import ObjectStore, StorageError, layout
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
-EVALUATION_COLUMNS = (PREDICTIONS, GROUND_TRUTH)
 
 
 class JobService:
@@ -157,16 +156,22 @@ class JobService:
         names = {column["name"] for column in dataset.columns}
         if isinstance(request.job_config, JobEvalConfig):
             evaluation = request.job_config
-            if evaluation.metrics is not None:
-                evaluation.metrics = require_available(evaluation.metrics, field="job_config.metrics")
-            else:
-                require_available(
-                    default_metrics(evaluation.task_definition.task), field="job_config.metrics"
-                )
-            missing = [column for column in EVALUATION_COLUMNS if column not in names]
+            asked = evaluation.metrics
+            chosen = require_available(
+                asked if asked is not None else default_metrics(evaluation.task_definition.task),
+                field="job_config.metrics",
+            )
+            if asked is not None:
+                evaluation.metrics = chosen
+            # References are read only by the metrics that compare with them: a reference-free
+            # evaluation (length, a judge) scores a dataset that has none.
+            needed = (PREDICTIONS, *([GROUND_TRUTH] if references_needed(chosen) else []))
+            missing = [column for column in needed if column not in names]
             if missing:
                 raise InvalidInputError(
-                    f"an evaluation needs the columns {', '.join(missing)} in the dataset", field="dataset"
+                    f"an evaluation with metrics {', '.join(chosen)} needs the columns "
+                    f"{', '.join(missing)} in the dataset",
+                    field="dataset",
                 )
         return dataset
 

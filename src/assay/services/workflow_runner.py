@@ -128,6 +128,7 @@ class WorkflowRunner:
             system_prompt=workflow.system_prompt or None,
             task_definition=experiment.task_definition,
             generation_config=GenerationConfig.model_validate(workflow.generation_config),
+            provider_options=workflow.provider_options,
         )
         request = JobCreate(
             name=f"{workflow.name}-inference",

@@ -108,9 +108,7 @@ class MlflowTracker(Tracker):
 
         from assay.db.migrate import MIGRATION_LOCK
 
-        with MIGRATION_LOCK:
-            # Either may open, and so migrate, the store (newer MLflow opens it in the client's
-            # constructor already).
+        with MIGRATION_LOCK:  # the client opens, and so migrates, its store as it is built
             client = MlflowClient(tracking_uri=self.tracking_uri)
             client.search_experiments(max_results=1)
         return client

@@ -109,6 +109,7 @@ def workflow_response(workflow: WorkflowRecord, links: DownloadLinks, model: typ
             "failed_step": workflow.failed_step,
             "provider": workflow.provider,
             "base_url": workflow.base_url,
+            "provider_options": workflow.provider_options,
             "inference_job_id": workflow.inference_job_id,
             "evaluation_job_id": workflow.evaluation_job_id,
         }
@@ -236,9 +237,10 @@ def build_experiment_router(resolve_project: ProjectResolver) -> APIRouter:
 
 
 def build_workflow_router(
-    resolve_project: ProjectResolver, detail: type[WorkflowDetailsResponse]
+    resolve_project: ProjectResolver, detail: type[WorkflowDetailsResponse], created: type[WorkflowResponse]
 ) -> APIRouter:
-    """Viewers read; editors create, stop, retry and delete."""
+    """Viewers read; editors create, stop, retry and delete. ``created`` is the creation's
+    answer: Lumigator's ``WorkflowResponse`` (its SDK validates it), the native detail."""
     router = APIRouter()
     in_project = Depends(resolve_project(Role.VIEWER))
     as_editor = Depends(resolve_project(Role.EDITOR))
@@ -247,7 +249,7 @@ def build_workflow_router(
     @router.post(
         "",
         status_code=201,
-        response_model=WorkflowResponse,
+        response_model=created,
         openapi_extra=json_body_doc(WorkflowCreateRequest),
     )
     def create_workflow(
@@ -257,7 +259,7 @@ def build_workflow_router(
         project: ProjectRecord = as_editor,
         body: WorkflowCreateRequest = read_body,
     ) -> Any:
-        return workflow_response(service.create(project.id, user, body), links, WorkflowResponse)
+        return workflow_response(service.create(project.id, user, body), links, created)
 
     @router.get("/{workflow_id}", response_model=detail)
     def get_workflow(
@@ -326,5 +328,5 @@ def build_workflow_router(
 
 lumigator_experiments = build_experiment_router(default_project)
 project_experiments = build_experiment_router(path_project)
-lumigator_workflows = build_workflow_router(default_project, WorkflowDetailsResponse)
-project_workflows = build_workflow_router(path_project, WorkflowDetail)
+lumigator_workflows = build_workflow_router(default_project, WorkflowDetailsResponse, WorkflowResponse)
+project_workflows = build_workflow_router(path_project, WorkflowDetail, WorkflowDetail)
