@@ -16,10 +16,15 @@ from fastapi.testclient import TestClient
 from assay.api.background import serve_in_background as live_server
 from assay.config import Settings
 
-__all__ = ["live_server", "served_app"]
+__all__ = ["live_server", "served_app", "server_url"]
 
 
 @contextlib.contextmanager
 def served_app(settings: Settings) -> Iterator[TestClient]:
     with live_server(settings) as (app, _):
         yield TestClient(app)
+
+
+def server_url(client: TestClient) -> str:
+    """The real socket a served app listens on (for clients other than the TestClient)."""
+    return str(client.app.state.runtime.settings.job_api_url)  # type: ignore[attr-defined]

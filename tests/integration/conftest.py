@@ -102,11 +102,6 @@ def _reset(runtime: Runtime) -> None:
         session.commit()
 
 
-def server_url(client: TestClient) -> str:
-    """The real socket the session's app listens on (for clients other than the TestClient)."""
-    return str(client.app.state.runtime.settings.job_api_url)  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No stored login and no ASSAY_* client variables from the machine running the tests."""

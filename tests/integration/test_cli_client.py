@@ -23,8 +23,8 @@ from assay.cli.main import app
 from assay.client import Client, login_path
 from assay.compute.local_ray import LocalRayHead
 from tests.backends import BACKENDS, make_settings
-from tests.integration.conftest import server_url
 from tests.integration.test_sdk_client import ROWS
+from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
 # The commands are one layer over the SDK, whose own tests run on every backend.

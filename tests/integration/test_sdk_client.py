@@ -27,7 +27,7 @@ from assay.compute.local_ray import LocalRayHead
 from assay.schemas.datasets import DatasetDetail
 from tests.backends import Backend
 from tests.helpers import csv_bytes
-from tests.integration.conftest import server_url
+from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
 ROWS = [{"examples": f"Report {i}: the committee met.", "ground_truth": f"Met {i}."} for i in range(7)]
