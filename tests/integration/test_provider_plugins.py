@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.compute.local_ray import LocalRayHead
-from assay.jobs.document import PREDICTIONS_FILE
 from assay.records import JobRecord
 from assay.runtime import Runtime
+from assay.storage.layout import dataset_table_key
 from tests.helpers import ROWS, csv_bytes
 from tests.integration.jobs_helpers import wait_for_status
 from tests.plugins import shout
@@ -56,7 +56,7 @@ def test_a_plugin_provider_with_its_own_options_runs_and_bad_options_are_refused
     with runtime.session_factory() as session:
         record = session.get(JobRecord, uuid.UUID(job["id"]))
         assert record is not None and record.output_prefix is not None
-        key = f"{record.output_prefix}{PREDICTIONS_FILE}"
+        key = dataset_table_key(record.output_prefix)
     with runtime.store.open_reader(key) as reader:
         predictions = pq.read_table(reader).column("predictions").to_pylist()
     assert predictions == [f"{row['examples'].upper()}?! {row['examples'].upper()}?!" for row in ROWS]
