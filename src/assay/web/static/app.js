@@ -43,6 +43,10 @@
     else flash(error.detail);
   };
 
+  // getAttribute, not .dataset: a form with a control named "dataset" (ours have one) hides its
+  // own properties behind its controls' names.
+  const data = (el, name) => el.getAttribute(`data-${name}`);
+
   const fill = (template, data) =>
     template.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(data && data[key] != null ? data[key] : ""));
 
@@ -99,11 +103,11 @@
     const button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     try {
-      const url = fill(form.dataset.api, pathFields(form));
-      const response = await send(url, form.dataset.method || "POST", formJson(form));
+      const url = fill(data(form, "api"), pathFields(form));
+      const response = await send(url, data(form, "method") || "POST", formJson(form));
       if (!response.ok) { showError(form, await readError(response)); return; }
-      const data = response.status === 204 ? null : await response.json();
-      then(form.dataset.then, data, form);
+      const body = response.status === 204 ? null : await response.json();
+      then(data(form, "then"), body, form);
     } catch (err) {
       showError(form, { field: null, detail: `The server could not be reached: ${err.message}` });
     } finally {
@@ -135,17 +139,17 @@
   };
 
   // Uploads go as multipart through XMLHttpRequest, the one browser API that reports upload progress.
-  const upload = (form) => {
+  const sendFile = (form) => {
     clearErrors(form);
     flash("");
     const input = form.querySelector("input[type=file]");
     if (!input.files.length) { showError(form, { field: "dataset", detail: "choose a file to upload" }); return; }
     const progress = form.querySelector("progress");
     const button = form.querySelector("button[type=submit]");
-    const data = new FormData();
-    data.append(input.name, input.files[0]);
+    const upload = new FormData();
+    upload.append(input.name, input.files[0]);
     const request = new XMLHttpRequest();
-    request.open("POST", form.dataset.upload);
+    request.open("POST", data(form, "upload"));
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) progress.value = Math.round((100 * event.loaded) / event.total);
     });
@@ -154,11 +158,11 @@
       const response = new Response(request.responseText, { status: request.status, statusText: request.statusText });
       if (request.status >= 400) {
         progress.hidden = true;
-        const error = await readError(response);
-        showError(form, { field: error.field === "dataset" || !error.field ? "dataset" : error.field, detail: error.detail });
+        // Whatever part of the file is at fault (a column, a row, its size), the file field is.
+        showError(form, { field: input.name, detail: (await readError(response)).detail });
         return;
       }
-      then(form.dataset.then, await response.json(), form);
+      then(data(form, "then"), await response.json(), form);
     });
     request.addEventListener("error", () => {
       button.disabled = false;
@@ -167,7 +171,7 @@
     progress.value = 0;
     progress.hidden = false;
     button.disabled = true;
-    request.send(data);
+    request.send(upload);
   };
 
   const setupDrop = (zone) => {
@@ -197,7 +201,8 @@
     if (!form.elements.name.value) form.elements.name.value = option.value.split("/").pop();
   };
 
-  // Charts: bars of each score's mean with 95% CI whiskers, and quality against latency.
+  // Charts: bars of each score's mean with 95% CI whiskers, and quality against latency. Their
+  // numbers come in an attribute (htmx drops <script> blocks from what it swaps in).
   const PALETTE = ["#1f5f99", "#b35900", "#2e7d32", "#b71c1c", "#00695c", "#6a1b9a", "#5d4037", "#37474f"];
   const whiskers = {
     id: "whiskers",
@@ -231,19 +236,19 @@
       if (canvas.dataset.drawn) return;
       const source = document.getElementById(canvas.dataset.source);
       if (!source) return;
-      const data = JSON.parse(source.textContent);
+      const chartData = JSON.parse(data(source, "chart-data"));
       canvas.dataset.drawn = "yes";
       const options = { animation: false, responsive: true, maintainAspectRatio: false };
       if (canvas.dataset.chart === "scores") {
         new window.Chart(canvas, {
           type: "bar",
           data: {
-            labels: data.scores,
-            datasets: data.workflows.map((w, index) => ({
+            labels: chartData.scores,
+            datasets: chartData.workflows.map((w, index) => ({
               label: w.name,
               backgroundColor: PALETTE[index % PALETTE.length],
-              data: data.scores.map((score) => (w.metrics[score] ? w.metrics[score].mean : null)),
-              intervals: data.scores.map((score) => (w.metrics[score] ? [w.metrics[score].ci_low, w.metrics[score].ci_high] : null)),
+              data: chartData.scores.map((score) => (w.metrics[score] ? w.metrics[score].mean : null)),
+              intervals: chartData.scores.map((score) => (w.metrics[score] ? [w.metrics[score].ci_low, w.metrics[score].ci_high] : null)),
             })),
           },
           options,
@@ -253,19 +258,19 @@
         new window.Chart(canvas, {
           type: "scatter",
           data: {
-            datasets: data.workflows.map((w, index) => ({
+            datasets: chartData.workflows.map((w, index) => ({
               label: w.name,
               backgroundColor: PALETTE[index % PALETTE.length],
               pointRadius: 6,
-              data: w.metrics[data.headline] && w.usage.latency_ms
-                ? [{ x: w.usage.latency_ms.mean, y: w.metrics[data.headline].mean }] : [],
+              data: w.metrics[chartData.headline] && w.usage.latency_ms
+                ? [{ x: w.usage.latency_ms.mean, y: w.metrics[chartData.headline].mean }] : [],
             })),
           },
           options: {
             ...options,
             scales: {
               x: { title: { display: true, text: "mean latency, ms" } },
-              y: { title: { display: true, text: data.headline } },
+              y: { title: { display: true, text: chartData.headline } },
             },
           },
         });
@@ -275,8 +280,8 @@
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (form.dataset.api) { event.preventDefault(); submitForm(form); }
-    else if (form.dataset.upload) { event.preventDefault(); upload(form); }
+    if (data(form, "api")) { event.preventDefault(); submitForm(form); }
+    else if (data(form, "upload")) { event.preventDefault(); sendFile(form); }
   });
 
   document.addEventListener("click", (event) => {
@@ -297,5 +302,5 @@
     document.querySelectorAll("[data-drop]").forEach(setupDrop);
     drawCharts(document);
   });
-  document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));
+  document.addEventListener("htmx:afterSettle", () => drawCharts(document));
 })();
