@@ -149,9 +149,10 @@ def fill(runtime: Runtime) -> str:
         return f"/p/{PROJECT}/experiments/{big.id}"
 
 
-def timed(client: TestClient, path: str, repeat: int) -> tuple[float, float]:
+def timed(client: TestClient, path: str, repeat: int, shows: str) -> tuple[float, float]:
     response = client.get(path)
     assert response.status_code == 200, (path, response.status_code, response.text[:300])
+    assert shows in response.text, (path, shows)
     figures = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -181,18 +182,22 @@ def main() -> None:
                 f"inserted {DATASETS} datasets, {EXPERIMENTS} experiments, {EXAMPLES} examples x 2 "
                 f"in {time.perf_counter() - started:.1f} s"
             )
+            # Each page, and a text that shows it rendered the volume (a count, a last row).
             pages = {
-                "datasets, first page": f"/p/{PROJECT}/datasets",
-                "datasets, page 40": f"/p/{PROJECT}/datasets?p=40",
-                "experiments, first page": f"/p/{PROJECT}/experiments",
-                "jobs, first page": f"/p/{PROJECT}/jobs",
-                "experiment (comparison)": experiment,
-                "side by side, first page": f"{experiment}/examples",
-                "side by side, page 100": f"{experiment}/examples?p=100&disagreement=bleu",
+                "datasets, first page": (f"/p/{PROJECT}/datasets", f">{DATASETS}<"),
+                "datasets, page 80": (f"/p/{PROJECT}/datasets?p=80", "data-00000.csv"),
+                "experiments, first page": (f"/p/{PROJECT}/experiments", f">{EXPERIMENTS}<"),
+                "jobs, first page": (f"/p/{PROJECT}/jobs", "evaluation 1"),
+                "experiment (comparison)": (experiment, "scored 1"),
+                "side by side, first page": (f"{experiment}/examples", f"{EXAMPLES} examples"),
+                "side by side, page 500": (
+                    f"{experiment}/examples?p=500&disagreement=bleu",
+                    "Page 500 of 500",
+                ),
             }
             print(f"{'page':<28} {'best':>8} {'median':>8}   goal")
-            for label, path in pages.items():
-                best, median = timed(client, path, args.repeat)
+            for label, (path, shows) in pages.items():
+                best, median = timed(client, path, args.repeat, shows)
                 verdict = "ok" if median < GOAL_S else "MISSED"
                 print(f"{label:<28} {best:>7.3f}s {median:>7.3f}s   < {GOAL_S:.0f} s {verdict}")
 

@@ -145,10 +145,10 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     assert created.status == 201, created.text()
 
+    check_page(page, "02-projects")
     page.get_by_label("Name", exact=True).fill("UI Lab")
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url("**/p/ui-lab/experiments")
-    check_page(page, "02-projects")
 
     page.get_by_role("link", name="Members").click()
     page.get_by_label("User name").fill("vera")
@@ -181,6 +181,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     check_page(page, "05-dataset")
 
     page.get_by_role("link", name="Experiments").click()
+    check_page(page, "06-experiments")
     page.get_by_label("Name", exact=True).fill("Budgets")
     page.get_by_label("Task").select_option("summarization")
     page.get_by_role("button", name="Create experiment").click()
@@ -208,7 +209,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.locator("#chart-tradeoff[data-drawn=yes]").wait_for(state="attached")
     assert page.evaluate("Boolean(Chart.getChart('chart-scores') && Chart.getChart('chart-tradeoff'))")
     experiment_url = page.url
-    check_page(page, "06-experiment")
+    check_page(page, "07-experiment")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Export HTML report").click()
@@ -225,17 +226,17 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         spreads.append(max(values) - min(values))
     # The page shows three decimals: a later spread may exceed an earlier one by rounding only.
     assert all(later <= earlier + 0.0011 for earlier, later in itertools.pairwise(spreads)), chosen
-    check_page(page, "07-side-by-side")
+    check_page(page, "08-side-by-side")
 
     page.get_by_role("link", name="Jobs").click()
     assert page.locator("tbody tr").count() == 4
     page.get_by_label("Type").select_option("evaluator")
     page.wait_for_url("**kind=evaluator")
     assert page.locator("tbody tr").count() == 2
-    check_page(page, "08-jobs")
+    check_page(page, "09-jobs")
     page.locator("tbody a").first.click()
     page.locator("pre.logs").wait_for()
-    check_page(page, "09-job")
+    check_page(page, "10-job")
     page.get_by_role("link", name="admin").click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create token").click()
@@ -247,7 +248,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         ).json()["username"]
         == "admin"
     )
-    check_page(page, "10-account")
+    check_page(page, "11-account")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     admin_context.close()
@@ -273,7 +274,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     page.get_by_role("button", name="Forced delete").click()
     page.locator("#flash").filter(has_text="needs the editor role").wait_for()
-    check_page(page, "11-viewer-refused")
+    check_page(page, "12-viewer-refused")
     viewer_context.close()
 
     for watch in site.watches:
