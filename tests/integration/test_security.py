@@ -120,6 +120,7 @@ EXPECTED: dict[tuple[str, str], str] = {
             "/jobs/{job_id}",
             "/jobs/{job_id}/logs",
             "/members",
+            "/secrets",
         )
     },
     **mounted("/datasets", DATASETS),

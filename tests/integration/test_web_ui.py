@@ -237,7 +237,15 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.locator("tbody a").first.click()
     page.locator("pre.logs").wait_for()
     check_page(page, "10-job")
-    page.get_by_role("link", name="admin").click()
+    page.get_by_role("link", name="Secrets").click()
+    page.get_by_label("Name", exact=True).fill("gateway")
+    page.get_by_label("Value").fill("sk-browser-secret-value")
+    page.get_by_label("Description").fill("model gateway key")
+    page.get_by_role("button", name="Save secret").click()
+    page.get_by_role("cell", name="gateway", exact=True).wait_for()
+    assert "sk-browser-secret-value" not in page.content()
+    check_page(page, "11-secrets")
+    page.get_by_role("link", name="admin", exact=True).click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create token").click()
     token = page.locator("[data-token-value]")
@@ -248,7 +256,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         ).json()["username"]
         == "admin"
     )
-    check_page(page, "11-account")
+    check_page(page, "12-account")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     admin_context.close()
@@ -256,7 +264,8 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     # The viewer: no write buttons anywhere; a forced write is refused in words.
     viewer_context, page = site.context()
     sign_in(page, "vera", VIEWER_PASSWORD)
-    for url in (dataset_url, experiment_url, dataset_url.rsplit("/", 1)[0], experiment_url.rsplit("/", 1)[0]):
+    lists = [dataset_url.rsplit("/", 1)[0], experiment_url.rsplit("/", 1)[0], "/p/ui-lab/secrets"]
+    for url in (dataset_url, experiment_url, *lists):
         page.goto(url)
         assert (
             page.locator("button.danger, button[type=submit]:not(.secondary), input[type=file]").count() == 0
@@ -274,7 +283,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     page.get_by_role("button", name="Forced delete").click()
     page.locator("#flash").filter(has_text="needs the editor role").wait_for()
-    check_page(page, "12-viewer-refused")
+    check_page(page, "13-viewer-refused")
     viewer_context.close()
 
     for watch in site.watches:

@@ -29,6 +29,7 @@ from assay.api.deps import (
     ProjectAccessDep,
     ProjectServiceDep,
     RuntimeDep,
+    SecretServiceDep,
     SessionDep,
     UserServiceDep,
 )
@@ -385,6 +386,12 @@ def members_page(
         p=p,
         pages=pages(total, PAGE),
     )
+
+
+@router.get("/p/{project}/secrets")
+def secrets_page(request: Request, page: ProjectPageDep, service: SecretServiceDep) -> HTMLResponse:
+    """Names, descriptions and allowed hosts only: a value never leaves the server."""
+    return render_project(request, "secrets.html", page, secrets=service.list(page.project.id))
 
 
 def install_ui(app: FastAPI) -> None:

@@ -61,8 +61,9 @@
     }
   };
 
-  // A form's fields as JSON: "a.b" names nest, data-type="int" numbers, data-type="list"
-  // checkboxes gather into an array; empty optional fields are left out.
+  // A form's fields as JSON: "a.b" names nest, data-type="int" numbers, data-type="csv" a
+  // comma-separated list, data-type="list" checkboxes gather into an array; empty fields are
+  // left out unless marked data-send-empty.
   const formJson = (form) => {
     const body = {};
     const set = (name, value) => {
@@ -78,8 +79,10 @@
         if (el.checked) body[el.name].push(el.value);
         continue;
       }
-      if (el.value === "") continue;
-      set(el.name, el.dataset.type === "int" ? Number(el.value) : el.value);
+      if (el.value === "" && !el.hasAttribute("data-send-empty")) continue;
+      if (el.dataset.type === "int") set(el.name, Number(el.value));
+      else if (el.dataset.type === "csv") set(el.name, el.value.split(",").map((item) => item.trim()).filter(Boolean));
+      else set(el.name, el.value);
     }
     return body;
   };
@@ -97,6 +100,12 @@
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
+  // Some routes answer a success with no body (204, or 201 on a secret).
+  const readBody = async (response) => {
+    const text = await response.text();
+    return text ? JSON.parse(text) : null;
+  };
+
   const submitForm = async (form) => {
     clearErrors(form);
     flash("");
@@ -106,8 +115,7 @@
       const url = fill(data(form, "api"), pathFields(form));
       const response = await send(url, data(form, "method") || "POST", formJson(form));
       if (!response.ok) { showError(form, await readError(response)); return; }
-      const body = response.status === 204 ? null : await response.json();
-      then(data(form, "then"), body, form);
+      then(data(form, "then"), await readBody(response), form);
     } catch (err) {
       showError(form, { field: null, detail: `The server could not be reached: ${err.message}` });
     } finally {
@@ -122,7 +130,7 @@
     try {
       const response = await send(button.dataset.api, button.dataset.method || "POST", undefined);
       if (!response.ok) { flash((await readError(response)).detail); return; }
-      then(button.dataset.then, response.status === 204 ? null : await response.json(), null);
+      then(button.dataset.then, await readBody(response), null);
     } finally {
       button.disabled = false;
     }

@@ -1,0 +1,55 @@
+"""The web UI's pages without a browser: embedded mode needs no sign-in, every page carries the
+strict policy and no inline script, secrets show names only, errors are pages, and a missing
+build of the browser files is said on the page instead of breaking it. The browser test
+(test_web_ui.py) covers the story; these cover what it does not reach on every backend."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assay.api.routes import ui
+from tests.integration.accounts import API
+
+SECRET_VALUE = "sk-ui-page-must-not-show-0123"
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+
+
+def test_embedded_mode_serves_pages_without_sign_in(client: TestClient) -> None:
+    assert client.get("/login", follow_redirects=False).headers["location"] == "/"
+    for path in ("/", "/account", "/p/default/experiments", "/p/default/datasets", "/p/default/jobs"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-security-policy"] == ui.UI_POLICY
+        assert INLINE_SCRIPT.findall(response.text) == [], path
+        assert ' style="' not in response.text, path
+    assert "Default" in client.get("/").text or "default" in client.get("/").text
+
+
+def test_secrets_page_shows_names_never_values(client: TestClient) -> None:
+    body = {"value": SECRET_VALUE, "description": "provider key", "allowed_hosts": ["gw.example.com"]}
+    assert client.put(f"{API}/projects/default/secrets/openai", json=body).status_code == 201
+    page = client.get("/p/default/secrets").text
+    assert "openai" in page and "gw.example.com" in page and "provider key" in page
+    assert SECRET_VALUE not in page
+
+
+def test_errors_are_pages(client: TestClient) -> None:
+    missing = client.get("/p/no-such-project/datasets")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "project &#39;no-such-project&#39; not found" in missing.text
+    bad_id = client.get("/p/default/datasets/00000000-0000-0000-0000-000000000000")
+    assert bad_id.status_code == 404 and "not found" in bad_id.text
+
+
+def test_missing_browser_files_are_said_on_the_page(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ui, "assets_installed", lambda: False)
+    page = client.get("/p/default/experiments").text
+    assert "scripts/build_web_assets.sh" in page
+    assert "/static/vendor/" not in page
+    assert "/static/app.js" in page
