@@ -121,6 +121,8 @@ EXPECTED: dict[tuple[str, str], str] = {
             "/jobs/{job_id}/logs",
             "/members",
             "/secrets",
+            "/files",
+            "/files/{folder}/{name}",
         )
     },
     **mounted("/datasets", DATASETS),

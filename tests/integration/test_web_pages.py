@@ -53,3 +53,19 @@ def test_missing_browser_files_are_said_on_the_page(
     assert "scripts/build_web_assets.sh" in page
     assert "/static/vendor/" not in page
     assert "/static/app.js" in page
+
+
+def test_files_pages_list_newest_versions_and_every_version(client: TestClient) -> None:
+    for content in (b"first", b"second, longer"):
+        upload = client.post(
+            f"{API}/projects/default/files", files={"file": ("notes.txt", content)}, data={"folder": "models"}
+        )
+        assert upload.status_code == 201, upload.text
+    listing = client.get("/p/default/files?folder=models").text
+    assert "notes.txt" in listing and "<td>2</td>" in listing
+    assert "No files." in client.get("/p/default/files?folder=datasets").text
+    versions = client.get("/p/default/files/models/notes.txt").text
+    assert "Download version 1" in versions and "Download version 2" in versions
+    assert "Delete older versions" in versions
+    old = client.get(f"{API}/projects/default/files/models/notes.txt/content?version=1")
+    assert old.content == b"first"

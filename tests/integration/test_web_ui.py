@@ -237,6 +237,20 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.locator("tbody a").first.click()
     page.locator("pre.logs").wait_for()
     check_page(page, "10-job")
+    page.get_by_role("link", name="Files").click()
+    for content in (b"v1", b"version two"):
+        page.get_by_label(re.compile("Upload a file")).set_input_files(
+            {"name": "prompt.txt", "mimeType": "text/plain", "buffer": content}
+        )
+        page.get_by_label("Folder", exact=True).select_option("models")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload file").click()
+    page.get_by_role("link", name="prompt.txt").click()
+    assert page.locator("tbody tr").count() == 2
+    check_page(page, "11-file-versions")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete older versions").click()
+    assert page.locator("tbody tr").count() == 1
     page.get_by_role("link", name="Secrets").click()
     page.get_by_label("Name", exact=True).fill("gateway")
     page.get_by_label("Value").fill("sk-browser-secret-value")
@@ -244,7 +258,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.get_by_role("button", name="Save secret").click()
     page.get_by_role("cell", name="gateway", exact=True).wait_for()
     assert "sk-browser-secret-value" not in page.content()
-    check_page(page, "11-secrets")
+    check_page(page, "12-secrets")
     page.get_by_role("link", name="admin", exact=True).click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create token").click()
@@ -256,7 +270,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         ).json()["username"]
         == "admin"
     )
-    check_page(page, "12-account")
+    check_page(page, "13-account")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     admin_context.close()
@@ -283,7 +297,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     page.get_by_role("button", name="Forced delete").click()
     page.locator("#flash").filter(has_text="needs the editor role").wait_for()
-    check_page(page, "13-viewer-refused")
+    check_page(page, "14-viewer-refused")
     viewer_context.close()
 
     for watch in site.watches:

@@ -25,6 +25,7 @@ from assay.api.deps import (
     ComparisonServiceDep,
     DatasetServiceDep,
     ExperimentServiceDep,
+    FileServiceDep,
     JobServiceDep,
     ProjectAccessDep,
     ProjectServiceDep,
@@ -36,7 +37,7 @@ from assay.api.deps import (
 from assay.api.errors import status_for
 from assay.errors import AssayError, AuthenticationError
 from assay.metrics.registry import available_metrics, default_metrics
-from assay.records import ProjectRecord, Role, UserRecord, WorkflowStatus
+from assay.records import FileFolder, ProjectRecord, Role, UserRecord, WorkflowStatus
 from assay.schemas.projects import ProjectResponse
 from assay.services.auth import Authenticator
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
@@ -392,6 +393,38 @@ def members_page(
 def secrets_page(request: Request, page: ProjectPageDep, service: SecretServiceDep) -> HTMLResponse:
     """Names, descriptions and allowed hosts only: a value never leaves the server."""
     return render_project(request, "secrets.html", page, secrets=service.list(page.project.id))
+
+
+@router.get("/p/{project}/files")
+def files_page(
+    request: Request,
+    page: ProjectPageDep,
+    service: FileServiceDep,
+    p: PageNumber = 1,
+    folder: FileFolder | None = None,
+) -> HTMLResponse:
+    """The newest version of each file, optionally of one folder."""
+    items, total = service.list_page(page.project.id, folder, False, (p - 1) * PAGE, PAGE)
+    return render_project(
+        request,
+        "files.html",
+        page,
+        files=items,
+        total=total,
+        p=p,
+        pages=pages(total, PAGE),
+        folder=folder.value if folder else "",
+        folders=[choice.value for choice in FileFolder],
+    )
+
+
+@router.get("/p/{project}/files/{folder}/{name}")
+def file_page(
+    request: Request, folder: FileFolder, name: str, page: ProjectPageDep, service: FileServiceDep
+) -> HTMLResponse:
+    """Every version of one file, newest first, each one downloadable."""
+    versions = _guard(service.versions, page.project.id, folder, name)
+    return render_project(request, "file.html", page, versions=versions, folder=folder.value, name=name)
 
 
 def install_ui(app: FastAPI) -> None:

@@ -151,10 +151,11 @@
     clearErrors(form);
     flash("");
     const input = form.querySelector("input[type=file]");
-    if (!input.files.length) { showError(form, { field: "dataset", detail: "choose a file to upload" }); return; }
+    if (!input.files.length) { showError(form, { field: input.name, detail: "choose a file to upload" }); return; }
     const progress = form.querySelector("progress");
     const button = form.querySelector("button[type=submit]");
     const upload = new FormData();
+    for (const el of form.elements) if (el.name && el.type !== "file" && el.value) upload.append(el.name, el.value);
     upload.append(input.name, input.files[0]);
     const request = new XMLHttpRequest();
     request.open("POST", data(form, "upload"));
