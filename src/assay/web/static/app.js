@@ -9,6 +9,8 @@
     if (!box) return;
     box.textContent = message;
     box.hidden = !message;
+    // It sits at the top of the page: a refusal after a click further down must be seen.
+    if (message) box.scrollIntoView({ block: "nearest" });
   };
 
   // FastAPI's validation errors are a list of {loc, msg}; Assay's own are {detail, field}.
