@@ -69,3 +69,15 @@ def test_files_pages_list_newest_versions_and_every_version(client: TestClient) 
     assert "Delete older versions" in versions
     old = client.get(f"{API}/projects/default/files/models/notes.txt/content?version=1")
     assert old.content == b"first"
+
+
+def test_a_dataset_page_starts_an_experiment_with_it(client: TestClient) -> None:
+    ids = [
+        client.post(f"{API}/datasets/", files={"dataset": (f"d{i}.csv", b"examples\nhello\n")}).json()["id"]
+        for i in range(2)
+    ]
+    page = client.get(f"/p/default/datasets/{ids[0]}").text
+    assert f"/p/default/experiments?dataset={ids[0]}" in page
+    form = client.get(f"/p/default/experiments?dataset={ids[0]}").text
+    assert re.search(f'<option value="{ids[0]}" selected>', form)
+    assert not re.search(f'<option value="{ids[1]}" selected>', form)

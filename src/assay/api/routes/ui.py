@@ -221,9 +221,14 @@ def experiments_page(
     service: ExperimentServiceDep,
     datasets: DatasetServiceDep,
     p: PageNumber = 1,
+    dataset: uuid.UUID | None = None,
 ) -> HTMLResponse:
+    """``dataset`` preselects one in the form (the dataset page links here with it), which
+    otherwise offers the newest ones."""
     views, total = service.list_page(page.project.id, (p - 1) * PAGE, PAGE)
-    choices, _ = datasets.list_page(page.project.id, 0, PAGE) if page.can_edit else ([], 0)
+    choices: list[Any] = list(datasets.list_page(page.project.id, 0, PAGE)[0]) if page.can_edit else []
+    if page.can_edit and dataset is not None and all(choice.id != dataset for choice in choices):
+        choices.insert(0, _guard(datasets.get, page.project.id, dataset))
     return render_project(
         request,
         "experiments.html",
@@ -233,6 +238,7 @@ def experiments_page(
         p=p,
         pages=pages(total, PAGE),
         datasets=choices,
+        chosen_dataset=dataset,
         tasks=TASKS,
     )
 
