@@ -215,6 +215,7 @@
   // Charts: bars of each score's mean with 95% CI whiskers, and quality against latency. Their
   // numbers come in an attribute (htmx drops <script> blocks from what it swaps in).
   const PALETTE = ["#1f5f99", "#b35900", "#2e7d32", "#b71c1c", "#00695c", "#6a1b9a", "#5d4037", "#37474f"];
+  const AXES = { latency_ms: "mean latency, ms", cost: "mean cost per example" };
   const whiskers = {
     id: "whiskers",
     afterDatasetsDraw(chart) {
@@ -266,6 +267,7 @@
           plugins: [whiskers],
         });
       } else {
+        const axis = data(canvas, "axis");
         new window.Chart(canvas, {
           type: "scatter",
           data: {
@@ -273,14 +275,14 @@
               label: w.name,
               backgroundColor: PALETTE[index % PALETTE.length],
               pointRadius: 6,
-              data: w.metrics[chartData.headline] && w.usage.latency_ms
-                ? [{ x: w.usage.latency_ms.mean, y: w.metrics[chartData.headline].mean }] : [],
+              data: w.metrics[chartData.headline] && w.usage[axis]
+                ? [{ x: w.usage[axis].mean, y: w.metrics[chartData.headline].mean }] : [],
             })),
           },
           options: {
             ...options,
             scales: {
-              x: { title: { display: true, text: "mean latency, ms" } },
+              x: { title: { display: true, text: AXES[axis] } },
               y: { title: { display: true, text: chartData.headline } },
             },
           },
