@@ -106,6 +106,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/switch"): PUBLIC,  # a redirect to the project's page, which then checks
     ("GET", "/"): PAGE,
     ("GET", "/account"): PAGE,
+    ("GET", "/users"): PAGE,
     **{
         ("GET", f"/p/{{project}}{path}"): PAGE
         for path in (

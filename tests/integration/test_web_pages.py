@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.api.routes import ui
-from tests.integration.accounts import API
+from tests.integration.accounts import API, add_account
 
 SECRET_VALUE = "sk-ui-page-must-not-show-0123"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -81,3 +81,10 @@ def test_a_dataset_page_starts_an_experiment_with_it(client: TestClient) -> None
     form = client.get(f"/p/default/experiments?dataset={ids[0]}").text
     assert re.search(f'<option value="{ids[0]}" selected>', form)
     assert not re.search(f'<option value="{ids[1]}" selected>', form)
+
+
+def test_users_page_is_for_administrators(client: TestClient) -> None:
+    nora = add_account(client, "nora")
+    assert "nora" in client.get("/users").text
+    refused = client.get("/users", headers=nora.headers)
+    assert refused.status_code == 403 and "only administrators may do this" in refused.text

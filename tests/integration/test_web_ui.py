@@ -139,13 +139,16 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.wait_for_url("**/login?next=*")
     check_page(page, "01-sign-in")
     sign_in(page, "admin", ADMIN_PASSWORD)
-    # The viewer's account (accounts are an administrator's API; the UI adds them to projects).
-    created = page.request.post(
-        "/api/v1/users", data={"username": "vera", "password": VIEWER_PASSWORD, "is_admin": False}
-    )
-    assert created.status == 201, created.text()
+    # The viewer's account, then a project the administrator owns and the viewer joins.
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("User name").fill("vera")
+    page.get_by_label("Password (optional)").fill(VIEWER_PASSWORD)
+    page.get_by_role("button", name="Create user").click()
+    page.get_by_role("cell", name="vera", exact=True).wait_for()
+    check_page(page, "02-users")
+    page.get_by_role("link", name="Assay", exact=True).click()
 
-    check_page(page, "02-projects")
+    check_page(page, "03-projects")
     page.get_by_label("Name", exact=True).fill("UI Lab")
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url("**/p/ui-lab/experiments")
@@ -157,7 +160,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.get_by_role("cell", name="vera", exact=True).wait_for()
     members = page.get_by_role("table", name="Members and their roles")
     assert members.locator("tr", has_text="vera").locator("td").nth(1).inner_text() == "viewer"
-    check_page(page, "03-members")
+    check_page(page, "04-members")
 
     # A bad dataset: the reason is shown at the file field; then a good one, with progress.
     page.get_by_role("link", name="Datasets").click()
@@ -167,7 +170,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     error = page.locator("#e-dataset")
     error.filter(has_text="examples").wait_for()
     assert upload.get_attribute("aria-invalid") == "true"
-    check_page(page, "04-datasets-error")
+    check_page(page, "05-datasets-error")
     upload.set_input_files({"name": "news.csv", "mimeType": "text/csv", "buffer": GOOD_CSV.encode()})
     page.get_by_role("button", name="Upload", exact=True).click()
     page.wait_for_url(re.compile(r"/datasets/[0-9a-f-]{36}$"))
@@ -178,10 +181,10 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     with page.expect_download() as download:
         page.get_by_role("button", name="Download").click()
     assert Path(download.value.path()).read_text() == GOOD_CSV
-    check_page(page, "05-dataset")
+    check_page(page, "06-dataset")
 
     page.get_by_role("link", name="Experiments").click()
-    check_page(page, "06-experiments")
+    check_page(page, "07-experiments")
     page.get_by_label("Name", exact=True).fill("Budgets")
     page.get_by_label("Task").select_option("summarization")
     page.get_by_role("button", name="Create experiment").click()
@@ -209,7 +212,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.locator("#chart-tradeoff[data-drawn=yes]").wait_for(state="attached")
     assert page.evaluate("Boolean(Chart.getChart('chart-scores') && Chart.getChart('chart-tradeoff'))")
     experiment_url = page.url
-    check_page(page, "07-experiment")
+    check_page(page, "08-experiment")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Export HTML report").click()
@@ -226,17 +229,17 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         spreads.append(max(values) - min(values))
     # The page shows three decimals: a later spread may exceed an earlier one by rounding only.
     assert all(later <= earlier + 0.0011 for earlier, later in itertools.pairwise(spreads)), chosen
-    check_page(page, "08-side-by-side")
+    check_page(page, "09-side-by-side")
 
     page.get_by_role("link", name="Jobs").click()
     assert page.locator("tbody tr").count() == 4
     page.get_by_label("Type").select_option("evaluator")
     page.wait_for_url("**kind=evaluator")
     assert page.locator("tbody tr").count() == 2
-    check_page(page, "09-jobs")
+    check_page(page, "10-jobs")
     page.locator("tbody a").first.click()
     page.locator("pre.logs").wait_for()
-    check_page(page, "10-job")
+    check_page(page, "11-job")
     page.get_by_role("link", name="Files").click()
     for content in (b"v1", b"version two"):
         page.get_by_label(re.compile("Upload a file")).set_input_files(
@@ -247,7 +250,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
             page.get_by_role("button", name="Upload file").click()
     page.get_by_role("link", name="prompt.txt").click()
     assert page.locator("tbody tr").count() == 2
-    check_page(page, "11-file-versions")
+    check_page(page, "12-file-versions")
     with page.expect_navigation():
         page.get_by_role("button", name="Delete older versions").click()
     assert page.locator("tbody tr").count() == 1
@@ -258,7 +261,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.get_by_role("button", name="Save secret").click()
     page.get_by_role("cell", name="gateway", exact=True).wait_for()
     assert "sk-browser-secret-value" not in page.content()
-    check_page(page, "12-secrets")
+    check_page(page, "13-secrets")
     page.get_by_role("link", name="admin", exact=True).click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create token").click()
@@ -270,7 +273,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         ).json()["username"]
         == "admin"
     )
-    check_page(page, "13-account")
+    check_page(page, "14-account")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     admin_context.close()
@@ -297,7 +300,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     page.get_by_role("button", name="Forced delete").click()
     page.locator("#flash").filter(has_text="needs the editor role").wait_for()
-    check_page(page, "14-viewer-refused")
+    check_page(page, "15-viewer-refused")
     viewer_context.close()
 
     for watch in site.watches:

@@ -42,6 +42,7 @@ from assay.schemas.projects import ProjectResponse
 from assay.services.auth import Authenticator
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
 from assay.services.reports import HEADLINE_PREFERENCE
+from assay.services.users import describe, require_admin
 from assay.web import STATIC_DIR, TEMPLATE_DIR, assets_installed
 
 PAGE = 25
@@ -176,6 +177,13 @@ ProjectId = Annotated[str, Query(max_length=64, pattern=r"^[a-z0-9-]+$")]
 def switch_project(project: ProjectId) -> RedirectResponse:
     """The project switcher's target (a plain GET form, so it works without scripts too)."""
     return RedirectResponse(f"/p/{project}", status_code=303)
+
+
+@router.get("/users")
+def users_page(request: Request, caller: CallerDep, users: UserServiceDep) -> HTMLResponse:
+    """Accounts, for administrators (as the API's ``/users`` is)."""
+    _guard(require_admin, caller.user)
+    return render(request, "users.html", caller=caller, users=[describe(user) for user in users.list_all()])
 
 
 @router.get("/p/{project}")

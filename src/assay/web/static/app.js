@@ -81,6 +81,7 @@
         if (el.checked) body[el.name].push(el.value);
         continue;
       }
+      if (el.type === "checkbox") { set(el.name, el.checked); continue; }
       if (el.value === "" && !el.hasAttribute("data-send-empty")) continue;
       if (el.dataset.type === "int") set(el.name, Number(el.value));
       else if (el.dataset.type === "csv") set(el.name, el.value.split(",").map((item) => item.trim()).filter(Boolean));
