@@ -88,3 +88,8 @@ def test_users_page_is_for_administrators(client: TestClient) -> None:
     assert "nora" in client.get("/users").text
     refused = client.get("/users", headers=nora.headers)
     assert refused.status_code == 403 and "only administrators may do this" in refused.text
+
+
+def test_owners_see_project_settings_and_the_audit_log(client: TestClient) -> None:
+    page = client.get("/p/default/members").text
+    assert "Save settings" in page and "Delete project" in page and "Audit log" in page
