@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.api.routes import ui
+from assay.runtime import Runtime
 from tests.integration.accounts import API, add_account
 
 SECRET_VALUE = "sk-ui-page-must-not-show-0123"
@@ -93,3 +94,16 @@ def test_users_page_is_for_administrators(client: TestClient) -> None:
 def test_owners_see_project_settings_and_the_audit_log(client: TestClient) -> None:
     page = client.get("/p/default/members").text
     assert "Save settings" in page and "Delete project" in page and "Audit log" in page
+
+
+def test_sign_in_returns_only_to_this_server(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.settings, "auth", "required")
+    first = client.get("/p/default/jobs?kind=script", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/login?next=%2Fp%2Fdefault%2Fjobs%3Fkind%3Dscript"
+    assert 'data-then="go:/p/default/jobs?kind=script"' in client.get(first.headers["location"]).text
+    for elsewhere in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        page = client.get("/login", params={"next": elsewhere}).text
+        assert 'data-then="go:/"' in page and "evil" not in page, elsewhere

@@ -154,8 +154,9 @@ def _guard(call: Any, *args: Any) -> Any:
 def login_page(request: Request, runtime: RuntimeDep, next: str = "/") -> Response:
     if not runtime.settings.auth_required:
         return RedirectResponse("/", status_code=303)
-    # Only a path of this server: never an address elsewhere (an open redirect).
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    # Only a path of this server: never an address elsewhere (an open redirect). Browsers read
+    # "//host" and "/\\host" as another host.
+    target = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
     return render(request, "login.html", next=target)
 
 
