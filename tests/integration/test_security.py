@@ -30,6 +30,7 @@ SIGNED_IN = "signed-in"  # any valid credentials
 SELF = "self"  # the caller's own account, or an administrator
 ADMIN = "admin"
 JOB = "job"  # a job's own credential only: no user credential, not even an administrator's
+PAGE = "page"  # a web UI page: without valid credentials, the sign-in page; outsiders get 404
 VIEWER, EDITOR, OWNER = "viewer", "editor", "owner"
 ROLES = (VIEWER, EDITOR, OWNER)
 
@@ -101,6 +102,30 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", f"{API}/auth/logout"): PUBLIC,
     ("GET", f"{API}/objects"): PUBLIC,
     ("GET", f"{API}/models"): SIGNED_IN,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/switch"): PUBLIC,  # a redirect to the project's page, which then checks
+    ("GET", "/"): PAGE,
+    ("GET", "/account"): PAGE,
+    ("GET", "/users"): PAGE,
+    **{
+        ("GET", f"/p/{{project}}{path}"): PAGE
+        for path in (
+            "",
+            "/datasets",
+            "/datasets/{dataset_id}",
+            "/experiments",
+            "/experiments/{experiment_id}",
+            "/experiments/{experiment_id}/live",
+            "/experiments/{experiment_id}/examples",
+            "/jobs",
+            "/jobs/{job_id}",
+            "/jobs/{job_id}/logs",
+            "/members",
+            "/secrets",
+            "/files",
+            "/files/{folder}/{name}",
+        )
+    },
     **mounted("/datasets", DATASETS),
     **mounted("/projects/{project}/datasets", DATASETS),
     **mounted("/jobs", JOBS),
@@ -279,6 +304,15 @@ def test_access_to_every_route(client: TestClient, world: World, caplog: pytest.
     for (method, path), access in sorted(EXPECTED.items()):
         if access == PUBLIC:
             check(method, path, None, "through")
+            continue
+        if access == PAGE:
+            for token in (None, *world.refused.values()):
+                account = Account("olivia", token) if token else None
+                response = call(client, method, path, account, allowed=False)
+                assert [r.status_code for r in response.history] == [303], path
+                assert response.url.path == "/login", path
+            if "{project}" in path:
+                assert call(client, method, path, world.outsider, allowed=False).status_code == 404, path
             continue
         check(method, path, None, "401")
         for token in world.refused.values():

@@ -35,6 +35,7 @@ from assay.api.routes import (
     secrets,
     users,
 )
+from assay.api.routes.ui import install_ui
 from assay.background import start_duties, stop_jobs_on_shutdown
 from assay.config import Settings
 from assay.db.migrate import upgrade
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             router, prefix=API + path, tags=[tag], dependencies=signed_in, responses=signed_in_errors
         )
+    install_ui(app)
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(EdgeGuard, guards=edge_guards(settings))
     app.add_middleware(SecurityHeaders)
