@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, sync_playwright
 
 from assay.compute.local_ray import LocalRayHead
+from tests.backends import Backend, make_settings
 from tests.browser import launch
-from tests.conftest import Backend, make_settings
 from tests.serving import live_server
 
 pytestmark = pytest.mark.slow
