@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from assay.api.background import serve_in_background
+from assay.cli import evaluate
 from assay.cli.main import app
-from assay.client import Client, login_path
+from assay.client import Client, content_hash, login_path
 from assay.compute.local_ray import LocalRayHead
 from tests.backends import BACKENDS, make_settings
 from tests.integration.test_sdk_client import ROWS
@@ -175,6 +176,10 @@ def test_eval_end_to_end_in_embedded_mode(
         assert sorted(job["id"] for job in listed) == sorted(
             str(j.id) for j in jobs if j.job_type == "inference"
         )
+        dataset_id = sdk.experiments.get(experiment_id).dataset
+        assert [d.id for d in sdk.datasets.list(sha256=content_hash(data))] == [dataset_id]
+        assert evaluate._dataset(sdk, data).id == dataset_id  # reused, not sent again
+        assert len(list(sdk.datasets.list())) == 1
         invoke("experiments", "export", experiment_id, "-o", str(isolated / "rows.csv"), "--format", "csv")
         assert len(list(csv.DictReader((isolated / "rows.csv").open()))) == 50
         assert json.loads(invoke("experiments", "compare", experiment_id, "--json")) == comparison.model_dump(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
@@ -118,6 +119,20 @@ def test_listing_has_real_total_and_paging(client: TestClient) -> None:
     page = client.get(f"{API}/datasets/", params={"skip": 1, "limit": 1}).json()
     assert page["total"] == 3 and len(page["items"]) == 1
     assert client.get(f"{API}/datasets/", params={"limit": 0}).status_code == 422
+
+
+def test_the_uploaded_bytes_hash_finds_a_dataset_again(client: TestClient) -> None:
+    data = csv_bytes()
+    first, again = (upload(client, name, data).json()["id"] for name in ("a.csv", "b.csv"))
+    other = upload(client, "c.csv", csv_bytes([{"examples": "other"}])).json()["id"]
+    digest = hashlib.sha256(data).hexdigest()
+    native = f"{API}/projects/default/datasets"
+    assert client.get(f"{native}/{first}").json()["sha256"] == digest
+    found = client.get(native, params={"sha256": digest}).json()
+    assert found["total"] == 2 and {item["id"] for item in found["items"]} == {first, again}
+    assert other not in str(found)
+    refused = client.get(native, params={"sha256": "ABC"})
+    assert refused.status_code == 422 and "sha256" in refused.json()["detail"][0]["loc"]
 
 
 def test_ground_truth_flag_needs_every_row(client: TestClient) -> None:

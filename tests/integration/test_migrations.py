@@ -112,3 +112,13 @@ def test_0008_adds_the_workflows_provider_options_and_removes_them(engine: Engin
     downgrade(engine, "0007")
     assert "provider_options" not in columns(engine, "workflows")
     assert "metric_names" in columns(engine, "workflows")
+
+
+def test_0009_adds_the_dataset_content_hash_and_removes_it(engine: Engine) -> None:
+    upgrade(engine, "0009")
+    assert "sha256" in columns(engine, "datasets")
+    assert "ix_datasets_project_id_sha256" in {
+        index["name"] for index in inspect(engine).get_indexes("datasets")
+    }
+    downgrade(engine, "0008")
+    assert "sha256" not in columns(engine, "datasets") and "row_count" in columns(engine, "datasets")

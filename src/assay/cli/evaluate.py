@@ -1,8 +1,9 @@
 """``assay eval``: a dataset and some models in, a comparison table (and a report) out.
 
-It uploads the dataset, creates an experiment and one workflow per model, shows each model's
-progress while they run, prints the server's comparison (means, 95% CIs, the strictly best per
-score) and saves the server's HTML report. Without a server (``--url`` or ``ASSAY_URL``) it
+It uploads the dataset (or reuses the project's dataset with the same name and bytes), creates
+an experiment and one workflow per model, shows each model's progress while they run, prints
+the server's comparison (means, 95% CIs, the strictly best per score) and saves the server's
+HTML report. Without a server (``--url`` or ``ASSAY_URL``) it
 starts one for the command on a free loopback port, with the data under ``ASSAY_HOME``.
 """
 
@@ -22,8 +23,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from assay.cli.output import ProjectOption, console, errors, failures_as_exit, print_comparison
-from assay.client import AsyncClient, Client
+from assay.client import AsyncClient, Client, content_hash
 from assay.client.config import stored_login
+from assay.schemas.datasets import DatasetDetail
 from assay.schemas.experiments import WorkflowDetail
 
 URL_PROVIDERS_HINT = "PROVIDER:MODEL, or PROVIDER:BASE_URL@MODEL for a server at BASE_URL"
@@ -70,6 +72,15 @@ def server_url(url: str | None) -> Iterator[str]:
         yield embedded
 
 
+def _dataset(client: Client, data: Path) -> DatasetDetail:
+    """The project's dataset with exactly this file's bytes and name, else the file uploaded."""
+    for found in client.datasets.list(sha256=content_hash(data), page_size=20):
+        if found.filename == data.name:
+            errors.print(Text(f"dataset {found.id}: {data.name} is already there (same bytes)"))
+            return found
+    return client.datasets.upload(data)
+
+
 def _describe(workflow: WorkflowDetail) -> str:
     reason = f": {workflow.status_reason}" if workflow.status_reason and workflow.state != "succeeded" else ""
     return f"{workflow.name}  [{workflow.state}{reason}]"
@@ -114,7 +125,7 @@ def eval_command(
     specs = [ModelSpec.parse(text) for text in model]
     metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     with failures_as_exit(), server_url(url) as base, Client(base, project=project) as client:
-        dataset = client.datasets.upload(data)
+        dataset = _dataset(client, data)
         experiment = client.experiments.create(
             name or data.stem, dataset.id, task=task, max_samples=max_samples
         )

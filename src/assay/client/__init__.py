@@ -25,7 +25,7 @@ from assay.client.errors import (
     TooManyRequestsError,
     UnavailableError,
 )
-from assay.client.tables import Progress, TableSource
+from assay.client.tables import Progress, TableSource, content_hash
 from assay.client.transport import RetryPolicy
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "TableSource",
     "TooManyRequestsError",
     "UnavailableError",
+    "content_hash",
     "forget_login",
     "login_path",
     "resolve",

@@ -169,8 +169,13 @@ class Datasets(Resource[ModeT]):
         return created
 
     @listing
-    def list(self, *, page_size: int = 100) -> Pages[DatasetDetail]:
-        return Pages(self._in_project("/datasets"), DatasetDetail.model_validate, page_size=page_size)
+    def list(self, *, sha256: str | None = None, page_size: int = 100) -> Pages[DatasetDetail]:
+        """Newest first; ``sha256``: only datasets uploaded with exactly these bytes (see
+        ``content_hash``), to reuse one instead of sending it again."""
+        params = {"sha256": sha256} if sha256 is not None else {}
+        return Pages(
+            self._in_project("/datasets"), DatasetDetail.model_validate, params=params, page_size=page_size
+        )
 
     @endpoint
     def get(self, dataset_id: uuid.UUID | str) -> Call[DatasetDetail]:

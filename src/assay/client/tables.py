@@ -3,6 +3,7 @@ list of rows, and how a page of rows becomes a pandas DataFrame (pandas is optio
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +20,12 @@ Progress: TypeAlias = Callable[[int, int], None]
 TableSource: TypeAlias = (
     "str | os.PathLike[str] | bytes | Sequence[Mapping[str, Any]] | pyarrow.Table | pandas.DataFrame"
 )
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 the server records for an upload of this file (``DatasetDetail.sha256``)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 class ProgressReader:

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.records.base import Base, UTCDateTime, utcnow
@@ -36,3 +36,7 @@ class DatasetRecord(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # SHA-256 of the bytes as uploaded, so a client can find a dataset it already sent.
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_datasets_project_id_sha256", "project_id", "sha256"),)

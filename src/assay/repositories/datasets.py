@@ -16,10 +16,14 @@ class DatasetRepository(Repository[DatasetRecord]):
         found = self.session.get(DatasetRecord, dataset_id)
         return found if found is not None and found.project_id == project_id else None
 
-    def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
+    def list_page(
+        self, project_id: str, skip: int, limit: int, sha256: str | None = None
+    ) -> tuple[Sequence[DatasetRecord], int]:
         query = (
             select(DatasetRecord)
             .where(DatasetRecord.project_id == project_id)
             .order_by(DatasetRecord.created_at.desc(), DatasetRecord.id)
         )
+        if sha256 is not None:
+            query = query.where(DatasetRecord.sha256 == sha256)
         return self.page(query, skip, limit)

@@ -41,6 +41,10 @@ class DatasetDetail(DatasetResponse):
     row_count: int
     columns: list[DatasetColumn]
     parquet_size: int
+    sha256: str | None = Field(
+        default=None,
+        description="SHA-256 of the bytes as uploaded (none for datasets that jobs generate)",
+    )
 
 
 class DatasetOptions(BaseModel):

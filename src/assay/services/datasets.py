@@ -8,6 +8,7 @@ delete removes the row and schedules the prefix for deletion in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ class DatasetService:
             )
             ingest = TableIngest(source_format, parquet)
             lease.on_failure(ingest.cancel)
-            size = await self._receive(first_block, chunks, original, ingest)
+            content = hashlib.sha256()
+            size = await self._receive(first_block, chunks, original, ingest, content)
             options = _parse_options(await upload.fields())
             # The original's last parts go while the parser finishes the table.
             (summary, parquet_info), _ = await _in_threads(
@@ -140,14 +142,21 @@ class DatasetService:
                 generated=options.generated,
                 generated_by=options.generated_by,
                 created_by=actor.id if actor is not None else None,
+                sha256=content.hexdigest(),
             )
             await _in_thread(lambda: self._save(record, lease, actor))
             return record
 
     async def _receive(
-        self, first_block: bytes, rest: AsyncIterator[bytes], original: ObjectWriter, ingest: TableIngest
+        self,
+        first_block: bytes,
+        rest: AsyncIterator[bytes],
+        original: ObjectWriter,
+        ingest: TableIngest,
+        content: hashlib._Hash,
     ) -> int:
-        """Send every block to storage and to the parser; returns the upload's size."""
+        """Send every block to storage, to the parser and to the content hash; returns the
+        upload's size."""
         size = 0
         limit = self.settings.max_dataset_bytes
         block = first_block
@@ -155,7 +164,7 @@ class DatasetService:
             size += len(block)
             if size > limit:
                 raise TooLargeError(f"dataset is larger than the limit of {limit} bytes", field="dataset")
-            await _in_thread(lambda block=block: _write_block(original, ingest, block))  # type: ignore[misc]
+            await _in_thread(lambda block=block: _write_block(original, ingest, content, block))  # type: ignore[misc]
             block = await anext(rest, b"")
         return size
 
@@ -173,8 +182,10 @@ class DatasetService:
             raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
         return record
 
-    def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[DatasetRecord], int]:
-        return self.datasets.list_page(project_id, skip, limit)
+    def list_page(
+        self, project_id: str, skip: int, limit: int, sha256: str | None = None
+    ) -> tuple[Sequence[DatasetRecord], int]:
+        return self.datasets.list_page(project_id, skip, limit, sha256)
 
     def delete(self, project_id: str, dataset_id: uuid.UUID, actor: UserRecord) -> None:
         record = self.get(project_id, dataset_id)
@@ -249,9 +260,10 @@ def _converted_to_csv(key: str, filename: str) -> bool:
     return key.endswith(".parquet") and filename.lower().endswith(".csv")
 
 
-def _write_block(original: ObjectWriter, ingest: TableIngest, block: bytes) -> None:
+def _write_block(original: ObjectWriter, ingest: TableIngest, content: hashlib._Hash, block: bytes) -> None:
     original.write(block)
     ingest.feed(block)
+    content.update(block)
 
 
 def _parse_options(fields: dict[str, str]) -> DatasetOptions:

@@ -22,6 +22,14 @@ from assay.records import ProjectRecord, Role
 from assay.schemas.common import ListingResponse
 from assay.schemas.datasets import DatasetDetail, DatasetDownloadResponse, DatasetResponse, DatasetRows
 
+ContentHash = Annotated[
+    str | None,
+    Query(
+        pattern="^[0-9a-f]{64}$",
+        description="only datasets whose uploaded bytes have this SHA-256 (lowercase hex)",
+    ),
+]
+
 UPLOAD_DOC = {
     "requestBody": {
         "required": True,
@@ -74,9 +82,10 @@ def build_router(resolve_project: ProjectResolver, response_model: type[BaseMode
         service: DatasetServiceDep,
         skip: Skip = 0,
         limit: Limit = 100,
+        sha256: ContentHash = None,
         project: ProjectRecord = in_project,
     ) -> Any:
-        items, total = service.list_page(project.id, skip, limit)
+        items, total = service.list_page(project.id, skip, limit, sha256)
         return {"total": total, "items": items}
 
     @router.get("/{dataset_id}", response_model=response_model)
