@@ -179,7 +179,7 @@ def test_eval_end_to_end_in_embedded_mode(
         dataset_id = sdk.experiments.get(experiment_id).dataset
         assert [d.id for d in sdk.datasets.list(sha256=content_hash(data))] == [dataset_id]
         assert evaluate._dataset(sdk, data).id == dataset_id  # reused, not sent again
-        assert len(list(sdk.datasets.list())) == 1
+        assert [d.id for d in sdk.datasets.list() if d.filename == data.name] == [dataset_id]
         invoke("experiments", "export", experiment_id, "-o", str(isolated / "rows.csv"), "--format", "csv")
         assert len(list(csv.DictReader((isolated / "rows.csv").open()))) == 50
         assert json.loads(invoke("experiments", "compare", experiment_id, "--json")) == comparison.model_dump(
