@@ -171,6 +171,7 @@ def main() -> None:
             home=Path(home),
             # Nothing runs: an address with no Ray behind it keeps a local head from starting.
             ray_address="http://127.0.0.1:9",
+            warm_pool_at_start=False,
             allowed_hosts=["testserver"],
             cleanup_interval_seconds=3600,
         )
