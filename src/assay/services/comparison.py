@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
@@ -158,27 +160,24 @@ class ComparisonService:
         """Rows of input, reference and each model's output and scores, aligned by example.
 
         ``sort_by_disagreement`` names a score: rows come largest spread between models first.
+        The per-example scores live in each evaluation's Parquet table, not in SQL: the order is
+        computed on that one score column (Arrow, vectorised), and only the page's rows become
+        Python objects, so a page of a 10,000-example experiment costs what its rows cost.
         """
         comparison = self.compare(project_id, experiment_id)
         ready = [workflow for workflow in comparison.workflows if workflow.scores_key]
         tables = {workflow.workflow_id: self._read(workflow.scores_key) for workflow in ready}
-        count = min((len(rows) for rows in tables.values()), default=0)
+        count = min((table.num_rows for table in tables.values()), default=0)
+        order = pa.array(range(count), pa.int64())
+        if sort_by_disagreement and count:
+            order = _by_disagreement(list(tables.values()), sort_by_disagreement, count)
+        page = order.slice(offset, limit)
+        page_rows = {workflow_id: table.take(page).to_pylist() for workflow_id, table in tables.items()}
         rows: list[dict[str, Any]] = []
-        for index in range(count):
-            first = next(iter(tables.values()))[index]
+        for position, index in enumerate(page.to_pylist()):
+            first = next(iter(page_rows.values()))[position]
             outputs = {
-                workflow_id: {
-                    "prediction": table[index].get(PREDICTIONS),
-                    "errors": {"llm_judge": table[index]["judge_error"]}
-                    if table[index].get("judge_error")
-                    else {},
-                    "scores": {
-                        key[len(SCORE_PREFIX) :]: value
-                        for key, value in table[index].items()
-                        if key.startswith(SCORE_PREFIX)
-                    },
-                }
-                for workflow_id, table in tables.items()
+                workflow_id: _output(table_rows[position]) for workflow_id, table_rows in page_rows.items()
             }
             # The row's keys are the examples API's fields (named after the columns), not columns.
             rows.append(
@@ -189,29 +188,58 @@ class ComparisonService:
                     "outputs": outputs,
                 }
             )
-        if sort_by_disagreement:
-            known = {
-                score for row in rows[:1] for output in row["outputs"].values() for score in output["scores"]
-            }
-            if rows and sort_by_disagreement not in known:
-                raise InvalidInputError(
-                    f"unknown score {sort_by_disagreement!r}; scores: {', '.join(sorted(known))}",
-                    field="disagreement",
-                )
-            rows.sort(key=lambda row: -spread(row, sort_by_disagreement))
         return {
-            "total": len(rows),
+            "total": count,
             "offset": offset,
             "limit": limit,
             "workflows": {w.workflow_id: {"name": w.name, "model": w.model} for w in ready},
-            "rows": rows[offset : offset + limit],
+            "rows": rows,
         }
 
-    def _read(self, key: str | None) -> list[dict[str, Any]]:
+    def _read(self, key: str | None) -> pa.Table:
         assert key is not None
         with self.store.open_reader(key) as reader:
-            rows: list[dict[str, Any]] = pq.read_table(reader).to_pylist()
-        return rows
+            return pq.read_table(reader)
+
+
+def _output(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "prediction": row.get(PREDICTIONS),
+        "errors": {"llm_judge": row["judge_error"]} if row.get("judge_error") else {},
+        "scores": {
+            key[len(SCORE_PREFIX) :]: value for key, value in row.items() if key.startswith(SCORE_PREFIX)
+        },
+    }
+
+
+def _by_disagreement(tables: list[pa.Table], score: str, count: int) -> pa.Array:
+    """Example indices, largest spread of ``score`` between models first (0 where fewer than
+    two models have it), ties in example order: what sorting rows by ``spread`` gives."""
+    column = f"{SCORE_PREFIX}{score}"
+    if not any(column in table.column_names for table in tables):
+        known = sorted(
+            {
+                name[len(SCORE_PREFIX) :]
+                for t in tables
+                for name in t.column_names
+                if name.startswith(SCORE_PREFIX)
+            }
+        )
+        raise InvalidInputError(f"unknown score {score!r}; scores: {', '.join(known)}", field="disagreement")
+    values = [
+        pc.cast(table.column(column).slice(0, count), pa.float64())
+        for table in tables
+        if column in table.column_names
+    ]
+    present = values[0].is_valid().cast(pa.int64())
+    for value in values[1:]:
+        present = pc.add(present, value.is_valid().cast(pa.int64()))
+    highest = pc.max_element_wise(*values, skip_nulls=True)
+    lowest = pc.min_element_wise(*values, skip_nulls=True)
+    spreads = pc.if_else(pc.greater_equal(present, 2), pc.subtract(highest, lowest), 0.0)
+    ranked = pa.table({"spread": spreads, "index": pa.array(range(count), pa.int64())})
+    positions = pc.sort_indices(ranked, sort_keys=[("spread", "descending"), ("index", "ascending")])
+    return ranked.column("index").take(positions).combine_chunks()
 
 
 def spread(row: dict[str, Any], score: str) -> float:
