@@ -22,7 +22,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from assay.cli.output import ProjectOption, console, errors, failures_as_exit, print_comparison
+from assay.cli.output import TASKS_HELP, ProjectOption, console, errors, failures_as_exit, print_comparison
 from assay.client import AsyncClient, Client, content_hash
 from assay.client.config import stored_login
 from assay.schemas.datasets import DatasetDetail
@@ -106,9 +106,7 @@ async def _wait_all(url: str, project: str, workflow_ids: list[str], interval: f
 def eval_command(
     data: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, JSONL or Parquet")],
     model: Annotated[list[str], typer.Option("--model", "-m", help=f"{URL_PROVIDERS_HINT} (repeatable)")],
-    task: Annotated[
-        str, typer.Option(help="summarization, translation, question-answering...")
-    ] = "summarization",
+    task: Annotated[str, typer.Option(help=TASKS_HELP)] = "summarization",
     metrics: Annotated[str | None, typer.Option(help="comma-separated; default: the task's")] = None,
     report: Annotated[Path | None, typer.Option(help="write the HTML report here")] = None,
     url: Annotated[str | None, typer.Option(help="the server [ASSAY_URL; default: start one]")] = None,

@@ -18,12 +18,14 @@ from rich.text import Text
 
 from assay.client import APIError, Client, ConnectionFailed
 from assay.schemas.experiments import ComparisonResponse
+from assay.tasks import TASK_NAMES
 
 ProjectOption = Annotated[
     str | None,
     typer.Option("--project", "-p", help="project id [default: ASSAY_PROJECT, the login's, or 'default']"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON, for scripts")]
+TASKS_HELP = ", ".join(TASK_NAMES)
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
 

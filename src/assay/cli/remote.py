@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from assay.cli.output import (
+    TASKS_HELP,
     JsonOption,
     ProjectOption,
     connect,
@@ -278,9 +279,7 @@ def jobs_stop(job_id: uuid.UUID, project: ProjectOption = None) -> None:
 def experiments_create(
     name: str,
     dataset: Annotated[uuid.UUID, typer.Option(help="dataset id")],
-    task: Annotated[
-        str, typer.Option(help="summarization, text-generation, question-answering")
-    ] = "summarization",
+    task: Annotated[str, typer.Option(help=TASKS_HELP)] = "summarization",
     max_samples: Annotated[int, typer.Option(help="-1: every row")] = -1,
     description: str = "",
     project: ProjectOption = None,

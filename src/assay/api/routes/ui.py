@@ -36,6 +36,7 @@ from assay.api.deps import (
 )
 from assay.api.errors import status_for
 from assay.errors import AssayError, AuthenticationError
+from assay.inference.registry import provider_names
 from assay.metrics.registry import available_metrics, default_metrics
 from assay.records import FileFolder, ProjectRecord, Role, UserRecord, WorkflowStatus
 from assay.schemas.projects import ProjectResponse
@@ -43,6 +44,7 @@ from assay.services.auth import Authenticator
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
 from assay.services.reports import HEADLINE_PREFERENCE
 from assay.services.users import describe, require_admin
+from assay.tasks import TASK_NAMES
 from assay.web import STATIC_DIR, TEMPLATE_DIR, assets_installed
 
 PAGE = 25
@@ -54,8 +56,8 @@ UI_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-TASKS = ("summarization", "translation", "question-answering", "text-generation")
-PROVIDERS = ("openai-compatible", "openai", "hf", "vllm", "ollama", "mistral", "mock")
+# The endpoint most people bring first; every registered provider (plug-ins too) after it.
+FIRST_PROVIDER = "openai-compatible"
 
 templates = Jinja2Templates(directory=TEMPLATE_DIR)
 router = APIRouter(include_in_schema=False)
@@ -248,7 +250,7 @@ def experiments_page(
         pages=pages(total, PAGE),
         datasets=choices,
         chosen_dataset=dataset,
-        tasks=TASKS,
+        tasks=TASK_NAMES,
     )
 
 
@@ -305,7 +307,7 @@ def experiment_page(
         "experiment.html",
         page,
         catalog=catalog.for_tasks([task]),
-        providers=PROVIDERS,
+        providers=sorted(provider_names(), key=lambda name: name != FIRST_PROVIDER),
         metrics=available_metrics(),
         default_metrics=default_metrics(task),
         **context,
