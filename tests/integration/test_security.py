@@ -119,7 +119,7 @@ EXPECTED: dict[tuple[str, str], str] = {
             "/experiments/{experiment_id}/examples",
             "/jobs",
             "/jobs/{job_id}",
-            "/jobs/{job_id}/logs",
+            "/jobs/{job_id}/live",
             "/members",
             "/secrets",
             "/files",

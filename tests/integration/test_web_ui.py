@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,17 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.locator("tbody a").first.click()
     page.locator("pre.logs").wait_for()
     check_page(page, "11-job")
+    # A script job, its output followed on its page while it runs.
+    page.get_by_role("link", name="Jobs").click()
+    page.get_by_label("Name", exact=True).fill("hello")
+    script = "import time; print('hello from a script', flush=True); time.sleep(3); print('script done')"
+    page.get_by_label("Command").fill(f"{sys.executable}\n-c\n{script}")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Run script").click()
+    page.locator("pre.logs", has_text="hello from a script").wait_for(timeout=120_000)
+    page.locator("pre.logs", has_text="script done").wait_for(timeout=60_000)
+    page.locator("#job-live .status-succeeded").wait_for(timeout=60_000)  # no reload: it follows
+    check_page(page, "11-script-job")
     page.get_by_role("link", name="Files").click()
     for content in (b"v1", b"version two"):
         page.get_by_label(re.compile("Upload a file")).set_input_files(

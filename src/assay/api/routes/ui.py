@@ -41,6 +41,7 @@ from assay.metrics.registry import available_metrics, default_metrics
 from assay.records import FileFolder, ProjectRecord, Role, UserRecord, WorkflowStatus
 from assay.schemas.projects import ProjectResponse
 from assay.services.auth import Authenticator
+from assay.services.code_policy import may_run_code
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
 from assay.services.reports import HEADLINE_PREFERENCE
 from assay.services.users import describe, require_admin
@@ -361,7 +362,15 @@ def jobs_page(
 ) -> HTMLResponse:
     items, total = _guard(service.list_page, page.project.id, [kind] if kind else None, (p - 1) * PAGE, PAGE)
     return render_project(
-        request, "jobs.html", page, jobs=items, total=total, p=p, pages=pages(total, PAGE), kind=kind or ""
+        request,
+        "jobs.html",
+        page,
+        jobs=items,
+        total=total,
+        p=p,
+        pages=pages(total, PAGE),
+        kind=kind or "",
+        runs_code=may_run_code(page.caller.user),
     )
 
 
@@ -374,14 +383,14 @@ def job_page(
     return render_project(request, "job.html", page, job=job, logs=logs)
 
 
-@router.get("/p/{project}/jobs/{job_id}/logs")
-def job_logs(
+@router.get("/p/{project}/jobs/{job_id}/live")
+def job_live(
     request: Request, job_id: uuid.UUID, page: ProjectPageDep, service: JobServiceDep
 ) -> HTMLResponse:
-    """The logs so far, polled while the job runs."""
+    """The job's status, actions and logs so far, polled while it runs."""
     job = _guard(service.get, page.project.id, job_id)
     logs = _guard(service.logs, page.project.id, job_id)
-    return render_project(request, "job_logs.html", page, job=job, logs=logs)
+    return render_project(request, "job_live.html", page, job=job, logs=logs)
 
 
 @router.get("/p/{project}/members")

@@ -64,8 +64,9 @@
   };
 
   // A form's fields as JSON: "a.b" names nest, data-type="int" numbers, data-type="csv" a
-  // comma-separated list, data-type="list" checkboxes gather into an array; empty fields are
-  // left out unless marked data-send-empty.
+  // comma-separated list, data-type="lines" one item per non-blank line (a command's argument
+  // vector), data-type="list" checkboxes gather into an array; empty fields are left out
+  // unless marked data-send-empty.
   const formJson = (form) => {
     const body = {};
     const set = (name, value) => {
@@ -85,6 +86,7 @@
       if (el.value === "" && !el.hasAttribute("data-send-empty")) continue;
       if (el.dataset.type === "int") set(el.name, Number(el.value));
       else if (el.dataset.type === "csv") set(el.name, el.value.split(",").map((item) => item.trim()).filter(Boolean));
+      else if (el.dataset.type === "lines") set(el.name, el.value.split(/\r?\n/).filter((line) => line.trim() !== ""));
       else set(el.name, el.value);
     }
     return body;
