@@ -146,6 +146,12 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.get_by_label("Password (optional)").fill(VIEWER_PASSWORD)
     page.get_by_role("button", name="Create user").click()
     page.get_by_role("cell", name="vera", exact=True).wait_for()
+    grant = page.get_by_role("button", name="Grant the permission to run code for vera")
+    with page.expect_navigation():
+        grant.click()
+    assert page.request.get("/api/v1/users/vera").json()["can_run_code"] is True
+    with page.expect_navigation():
+        page.get_by_role("button", name="Revoke the permission to run code for vera").click()
     check_page(page, "02-users")
     page.get_by_role("link", name="Assay", exact=True).click()
 
