@@ -40,14 +40,13 @@ class Reconcile:
 
     def __call__(self, runtime: Runtime, session: Session) -> bool:
         warm_start, self.warm_start = self.warm_start, False
-        return Reconciler(
-            session,
-            runtime.store,
-            runtime.clusters,
-            runtime.settings,
-            runtime.secret_box,
-            runtime.link_signer,
-        ).tick(start_worker=warm_start)
+        return reconciler(runtime, session).tick(start_worker=warm_start)
+
+
+def reconciler(runtime: Runtime, session: Session) -> Reconciler:
+    return Reconciler(
+        session, runtime.store, runtime.clusters, runtime.settings, runtime.secret_box, runtime.link_signer
+    )
 
 
 def stop_jobs_on_shutdown(runtime: Runtime) -> None:
@@ -55,14 +54,7 @@ def stop_jobs_on_shutdown(runtime: Runtime) -> None:
     if not runtime.clusters.default.owns_cluster:
         return
     with runtime.session_factory() as session:
-        Reconciler(
-            session,
-            runtime.store,
-            runtime.clusters,
-            runtime.settings,
-            runtime.secret_box,
-            runtime.link_signer,
-        ).stop_all(SHUTDOWN_REASON)
+        reconciler(runtime, session).stop_all(SHUTDOWN_REASON)
 
 
 def track(runtime: Runtime, session: Session) -> None:

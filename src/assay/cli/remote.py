@@ -7,6 +7,8 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -103,8 +105,12 @@ def projects_members(project_id: str, as_json: JsonOption = False) -> None:
         show_list(client.projects.members(project_id), ["username", "role", "created_at"], as_json)
 
 
-def _upload_bar(total_label: str) -> Progress:
-    return Progress(total_label, BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True)
+@contextmanager
+def _upload_bar(path: Path) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for sending ``path``; yields the SDK's ``progress(done, total)``."""
+    with Progress(path.name, BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
+        task = bar.add_task("upload", total=path.stat().st_size)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @datasets_app.command("upload")
@@ -115,11 +121,8 @@ def datasets_upload(
     as_json: JsonOption = False,
 ) -> None:
     """Upload a table, with a progress bar."""
-    with connect(project) as client, _upload_bar(path.name) as bar:
-        task = bar.add_task("upload", total=path.stat().st_size)
-        dataset = client.datasets.upload(
-            path, name=name, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    with connect(project) as client, _upload_bar(path) as progress:
+        dataset = client.datasets.upload(path, name=name, progress=progress)
     show_one(dataset, as_json)
 
 
@@ -174,11 +177,8 @@ def files_upload(
     as_json: JsonOption = False,
 ) -> None:
     """Upload a file; a name that exists gets its next version."""
-    with connect(project) as client, _upload_bar(path.name) as bar:
-        task = bar.add_task("upload", total=path.stat().st_size)
-        uploaded = client.files.upload(
-            path, folder=folder, name=name, progress=lambda done, _: bar.update(task, completed=done)
-        )
+    with connect(project) as client, _upload_bar(path) as progress:
+        uploaded = client.files.upload(path, folder=folder, name=name, progress=progress)
     show_one(uploaded, as_json)
 
 

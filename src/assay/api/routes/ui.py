@@ -43,6 +43,7 @@ from assay.schemas.projects import ProjectResponse
 from assay.services.auth import Authenticator
 from assay.services.code_policy import may_run_code
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
+from assay.services.jobs import JobService
 from assay.services.reports import HEADLINE_PREFERENCE
 from assay.services.users import describe, require_admin
 from assay.tasks import TASK_NAMES
@@ -378,9 +379,7 @@ def jobs_page(
 def job_page(
     request: Request, job_id: uuid.UUID, page: ProjectPageDep, service: JobServiceDep
 ) -> HTMLResponse:
-    job = _guard(service.get, page.project.id, job_id)
-    logs = _guard(service.logs, page.project.id, job_id)
-    return render_project(request, "job.html", page, job=job, logs=logs)
+    return _job(request, "job.html", job_id, page, service)
 
 
 @router.get("/p/{project}/jobs/{job_id}/live")
@@ -388,9 +387,15 @@ def job_live(
     request: Request, job_id: uuid.UUID, page: ProjectPageDep, service: JobServiceDep
 ) -> HTMLResponse:
     """The job's status, actions and logs so far, polled while it runs."""
+    return _job(request, "job_live.html", job_id, page, service)
+
+
+def _job(
+    request: Request, template: str, job_id: uuid.UUID, page: ProjectPage, service: JobService
+) -> HTMLResponse:
     job = _guard(service.get, page.project.id, job_id)
     logs = _guard(service.logs, page.project.id, job_id)
-    return render_project(request, "job_live.html", page, job=job, logs=logs)
+    return render_project(request, template, page, job=job, logs=logs)
 
 
 @router.get("/p/{project}/members")
