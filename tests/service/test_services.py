@@ -129,12 +129,17 @@ def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: Wo
     world.tick()
     assert state(world).status == "running" and state(world).generation == 2
 
+    follow = ServiceManager.follow(
+        world.session_factory, world.clusters, world.settings, project, "web", poll=0.01
+    )
+    assert next(follow).startswith(f"started\n{ADDRESS_MARK}")
     with manager(world) as (services, admin):
         services.stop(project, "web", admin)
     assert state(world).status == "stopping"
     world.tick()
     world.tick()
     assert state(world).status == "stopped"
+    assert "".join(follow) == "stopped\n"  # the rest of the output, then the stream ends
     assert world.compute.submissions[state(world).submission_id].stop_asked
 
     with manager(world) as (services, admin):

@@ -231,6 +231,13 @@ class EdgeGuard:
                     response = error_response(refusal.status, refusal.detail, refusal.field)
                     await response(scope, receive, send)
                     return
+        elif scope["type"] == "websocket":
+            # A handshake is a GET: the size and Host checks apply (the gateway's WebSockets);
+            # a refused one is closed before it is accepted, which the server answers with 403.
+            handshake = Request({**scope, "type": "http", "method": "GET"})
+            if any(guard(handshake) is not None for guard in self.guards):
+                await send({"type": "websocket.close", "code": 1008})
+                return
         await self.app(scope, receive, send)
 
 

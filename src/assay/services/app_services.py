@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -111,23 +111,33 @@ class ServiceManager:
         engine = self.clusters.engine(service.ray_address)
         return redact_job_tokens(engine.logs(service.submission_id))
 
-    def follow(self, project_id: str, name: str, poll: float = 1.0) -> Iterator[str]:
-        """The logs, then what is added, until the service rests (a streamed ``…/logs?follow``).
-        Each pass reads the row again: the generation may change under us (a restart)."""
-        sent = 0
-        generation = self.get(project_id, name).generation
+    @staticmethod
+    def follow(
+        sessions: Callable[[], Session],
+        clusters: ComputeRegistry,
+        settings: Settings,
+        project_id: str,
+        name: str,
+        poll: float = 1.0,
+    ) -> Iterator[str]:
+        """The logs, then what is added, until the service rests (``…/logs?follow=true``).
+        Each pass opens its own short session (a stream outlives its request's) and reads the
+        row again: the generation may change under it (a restart), and then it starts over."""
+        sent, generation = 0, None
         while True:
-            self.session.expire_all()
-            service = self.services.get(project_id, name)
-            if service is None:
-                return
-            if service.generation != generation:
-                generation, sent = service.generation, 0
-            text = self.logs(project_id, name)
+            with sessions() as session:
+                manager = ServiceManager(session, clusters, settings)
+                service = manager.services.get(project_id, name)
+                if service is None or service.desired == DesiredState.DELETED:
+                    return
+                if service.generation != generation:
+                    generation, sent = service.generation, 0
+                text = manager.logs(project_id, name)
+                resting = service.status in RESTING
             if len(text) > sent:
                 yield text[sent:]
                 sent = len(text)
-            if service.status in RESTING:
+            if resting:
                 return
             time.sleep(poll)
 

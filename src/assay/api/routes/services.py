@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from assay.api.bodies import json_body_doc, lenient_json
-from assay.api.deps import CurrentUser, ServiceManagerDep, path_project
+from assay.api.deps import CurrentUser, RuntimeDep, ServiceManagerDep, path_project
 from assay.api.paging import Limit, Skip
 from assay.records import ProjectRecord, Role, ServiceRecord
 from assay.schemas.services import (
@@ -19,6 +19,7 @@ from assay.schemas.services import (
     ServiceResponse,
     ServiceStatusResponse,
 )
+from assay.services.app_services import ServiceManager
 
 router = APIRouter()
 viewer = Depends(path_project(Role.VIEWER))
@@ -79,12 +80,17 @@ def get_service_status(
 def get_service_logs(
     name: str,
     manager: ServiceManagerDep,
+    runtime: RuntimeDep,
     follow: Annotated[bool, Query(description="Stream the logs as text until the service stops")] = False,
     project: ProjectRecord = viewer,
 ) -> Any:
+    """The current process's output; with ``follow``, a text stream that goes on as it prints."""
     if follow:
         manager.get(project.id, name)  # a 404 before the stream starts
-        lines = iterate_in_threadpool(manager.follow(project.id, name))
+        stream = ServiceManager.follow(
+            runtime.session_factory, runtime.clusters, runtime.settings, project.id, name
+        )
+        lines = iterate_in_threadpool(stream)
         return StreamingResponse(lines, media_type="text/plain; charset=utf-8")
     return ServiceLogsResponse(logs=manager.logs(project.id, name))
 
