@@ -86,8 +86,8 @@ async def load(url: str, requests: int, concurrency: int) -> tuple[float, list[f
             for _ in remaining:
                 began = time.perf_counter()
                 async with session.get(url) as response:
-                    await response.read()
-                    assert response.status == 200, response.status
+                    body = await response.read()
+                    assert response.status == 200, (response.status, body[:300])
                 latencies.append((time.perf_counter() - began) * 1000)
 
         began = time.perf_counter()

@@ -18,7 +18,7 @@ from assay.api.deps import get_current_user
 from assay.api.docs import install_docs
 from assay.api.edge import PROXY_PATH, EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
-from assay.api.gateway import new_client
+from assay.api.gateway import Admissions, new_client
 from assay.api.gateway import router as gateway_router
 from assay.api.openapi import PUBLIC_ERRORS, SIGNED_IN_ERRORS, error_responses, install_openapi
 from assay.api.public_url import TrustedProxyHeaders
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(_start, runtime)
         app.state.runtime = runtime
         app.state.gateway = new_client()
+        app.state.admissions = Admissions()
         loops = start_duties(runtime)
         try:
             yield
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 await anyio.to_thread.run_sync(stop_jobs_on_shutdown, runtime)
             finally:
-                await app.state.gateway.aclose()
+                await app.state.gateway.close()
                 await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(
