@@ -39,7 +39,7 @@ UPLOAD_TYPE = "multipart/form-data"
 RAW_BODY_PREFIX = "/api/v1/job/objects/"
 # The gateway's paths: their bodies are the services' business (any type), and their path is
 # passed on exactly as sent (a trailing slash included).
-PROXY_PATH = re.compile(r"^/api/v1/projects/[^/]+/services/[^/]+/proxy(/|$)")
+PROXY_PATH = re.compile(r"/api/v1/projects/[^/]+/services/[^/]+/proxy(/|$)")  # matched at the start
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
