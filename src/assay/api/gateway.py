@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
@@ -39,6 +40,7 @@ from assay.runtime import Runtime
 from assay.services.auth import Authenticator
 from assay.services.projects import ProjectAccess
 
+log = logging.getLogger(__name__)
 API = "/api/v1"
 # Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -164,6 +166,8 @@ async def proxy(request: Request, project: str, name: str, path: str) -> Respons
             skip_auto_headers=NOT_ADDED,
         )
     except (aiohttp.ClientError, OSError) as exc:
+        # The service's address stays in the log: callers are told only that it did not answer.
+        log.warning("service %s/%s did not answer: %r", project, name, exc)
         return error_response(502, f"service {name!r} did not answer: {type(exc).__name__}", "name")
     response = StreamingResponse(
         upstream.content.iter_any(), status_code=upstream.status, background=BackgroundTask(upstream.release)
