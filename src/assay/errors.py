@@ -52,6 +52,12 @@ class StorageError(UnavailableError):
     summary = "object storage failed"
 
 
+class ServiceNotRunningError(UnavailableError):
+    """A project service was asked for through the gateway while it does not run."""
+
+    summary = "the service is not running"
+
+
 class EngineUnavailableError(UnavailableError):
     """The compute engine (Ray) cannot be reached now."""
 

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from assay.records import JobRecord, WorkflowRecord
+from assay.records import JobRecord, ServiceRecord, WorkflowRecord
 
-WAKES = (JobRecord, WorkflowRecord)
+WAKES = (JobRecord, ServiceRecord, WorkflowRecord)
 QUIET = "assay.quiet"  # a session whose commits wake nobody (the background duties' own)
 _PENDING = "assay.wake"
 

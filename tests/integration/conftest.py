@@ -23,6 +23,7 @@ from assay.records import (
     ObjectCleanupRecord,
     ProjectRecord,
     SecretRecord,
+    ServiceRecord,
     TokenRecord,
     TrackingLinkRecord,
     TrackingOutboxRecord,
@@ -49,6 +50,7 @@ def runtime(app_client: TestClient) -> Runtime:
 
 
 PER_TEST_TABLES = (
+    ServiceRecord,
     WorkflowRecord,
     ExperimentRecord,
     JobCredentialRecord,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from assay.api.edge import (
     LOOPBACK_NAMES,
+    EdgeGuard,
     allowed_host_names,
     body_type_guard,
+    edge_guards,
     header_size_guard,
     host_guard,
     origin_guard,
@@ -158,3 +164,26 @@ def test_header_size_guard_does_not_echo_the_headers() -> None:
     assert guard(request("GET", HOST, ("X-Small", "a" * 900))) is None
     refusal = guard(request("GET", HOST, ("X-Big", "secret" * 200)))
     assert refusal is not None and refusal.status == 431 and "secret" not in refusal.detail
+
+
+def test_websocket_handshakes_pass_the_same_guards() -> None:
+    """A WebSocket to the gateway from a rebound name is refused before the app sees it; the
+    JSON-only body rule never applies to the gateway's paths."""
+
+    async def hello(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    app = EdgeGuard(Starlette(routes=[WebSocketRoute("/ws", hello)]), edge_guards(Settings()))
+    client = TestClient(app)
+    with client.websocket_connect("/ws", headers={"host": "127.0.0.1:8000"}) as socket:
+        assert socket.receive_text() == "hello"
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/ws", headers={"host": "evil.example"}),
+    ):
+        pass
+    proxied = request("POST", HOST, ("Content-Type", "text/plain"), ("Content-Length", "3"))
+    proxied.scope["path"] = "/api/v1/projects/p/services/web/proxy/upload"
+    assert body_type_guard(proxied) is None

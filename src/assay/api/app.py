@@ -16,8 +16,10 @@ from assay import __version__
 from assay.api.access_log import redact_access_log
 from assay.api.deps import get_current_user
 from assay.api.docs import install_docs
-from assay.api.edge import EdgeGuard, SecurityHeaders, edge_guards
+from assay.api.edge import PROXY_PATH, EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
+from assay.api.gateway import Admissions, new_client
+from assay.api.gateway import router as gateway_router
 from assay.api.openapi import PUBLIC_ERRORS, SIGNED_IN_ERRORS, error_responses, install_openapi
 from assay.api.public_url import TrustedProxyHeaders
 from assay.api.routes import (
@@ -33,6 +35,7 @@ from assay.api.routes import (
     objects,
     projects,
     secrets,
+    services,
     users,
 )
 from assay.api.routes.ui import install_ui
@@ -54,7 +57,8 @@ class StripTrailingSlash:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and len(scope["path"]) > 1 and scope["path"].endswith("/"):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/") and not PROXY_PATH.match(path):
             scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
         await self.app(scope, receive, send)
 
@@ -74,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await anyio.to_thread.run_sync(Runtime.build, settings)
         await anyio.to_thread.run_sync(_start, runtime)
         app.state.runtime = runtime
+        app.state.gateway = new_client()
+        app.state.admissions = Admissions()
         loops = start_duties(runtime)
         try:
             yield
@@ -86,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 await anyio.to_thread.run_sync(stop_jobs_on_shutdown, runtime)
             finally:
+                await app.state.gateway.close()
                 await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(
@@ -130,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (experiments.project_workflows, "/projects/{project}/workflows", "workflows (projects)"),
         (files.router, "/projects/{project}/files", "files"),
         (secrets.project_router, "/projects/{project}/secrets", "secrets (projects)"),
+        (services.router, "/projects/{project}/services", "services"),
         (audit.project_router, "/projects/{project}/audit", "audit"),
         (audit.admin_router, "/audit", "audit"),
         (users.router, "/users", "users"),
@@ -137,6 +145,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             router, prefix=API + path, tags=[tag], dependencies=signed_in, responses=signed_in_errors
         )
+    # Not under ``signed_in``: its WebSocket route authenticates itself (no Request there).
+    app.include_router(
+        gateway_router,
+        prefix=f"{API}/projects/{{project}}/services",
+        tags=["services (gateway)"],
+        responses=signed_in_errors,
+    )
     install_ui(app)
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(EdgeGuard, guards=edge_guards(settings))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from assay.errors import AuthenticationError
@@ -20,7 +20,7 @@ from assay.services.auth import Credentials
 SESSION_COOKIE = "assay_session"
 
 
-def read_credentials(request: Request) -> Credentials | None:
+def read_credentials(request: HTTPConnection) -> Credentials | None:
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
@@ -43,7 +43,7 @@ def read_bearer(request: Request) -> str:
     return value.strip()
 
 
-def is_ambient(request: Request) -> bool:
+def is_ambient(request: HTTPConnection) -> bool:
     """Whether the request's authority is one a browser attaches on its own, so a page of any
     site could make it: the session cookie, HTTP Basic credentials (browsers replay those a
     user once typed for the server), or nothing at all (the local admin on loopback). Only a

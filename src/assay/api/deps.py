@@ -13,6 +13,7 @@ from assay.api.credentials import read_bearer, read_credentials
 from assay.api.public_url import public_base_url
 from assay.records import JobRecord, ProjectRecord, Role, UserRecord, WarmWorkerRecord
 from assay.runtime import Runtime
+from assay.services.app_services import ServiceManager
 from assay.services.audit import AuditTrail
 from assay.services.auth import Authenticator
 from assay.services.catalog import ModelCatalog
@@ -127,6 +128,10 @@ def get_job_service(session: SessionDep, runtime: RuntimeDep) -> JobService:
     return JobService(session, runtime.store, runtime.clusters, runtime.settings, runtime.link_signer)
 
 
+def get_service_manager(session: SessionDep, runtime: RuntimeDep) -> ServiceManager:
+    return ServiceManager(session, runtime.clusters, runtime.settings)
+
+
 def get_experiment_service(session: SessionDep, runtime: RuntimeDep) -> ExperimentService:
     return ExperimentService(session, runtime.store, runtime.clusters)
 
@@ -206,6 +211,7 @@ DatasetServiceDep = Annotated[DatasetService, Depends(get_dataset_service)]
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 JobServiceDep = Annotated[JobService, Depends(get_job_service)]
+ServiceManagerDep = Annotated[ServiceManager, Depends(get_service_manager)]
 ExperimentServiceDep = Annotated[ExperimentService, Depends(get_experiment_service)]
 WorkflowServiceDep = Annotated[WorkflowService, Depends(get_workflow_service)]
 ComparisonServiceDep = Annotated[ComparisonService, Depends(get_comparison_service)]

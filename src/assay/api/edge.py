@@ -10,6 +10,7 @@ error shape (``detail``, ``field``) and echoes no header back (an origin only as
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,6 +37,9 @@ UPLOAD_TYPE = "multipart/form-data"
 # The internal job API stores objects as they are (Parquet, JSON lines); its callers are jobs
 # with a Bearer job credential, never a browser.
 RAW_BODY_PREFIX = "/api/v1/job/objects/"
+# The gateway's paths: their bodies are the services' business (any type), and their path is
+# passed on exactly as sent (a trailing slash included).
+PROXY_PATH = re.compile(r"/api/v1/projects/[^/]+/services/[^/]+/proxy(/|$)")  # matched at the start
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -179,7 +183,7 @@ def body_type_guard(request: Request) -> Refusal | None:
     headers = request.headers
     if request.method not in UNSAFE_METHODS or not _has_body(headers):
         return None
-    if request.url.path.startswith(RAW_BODY_PREFIX):
+    if request.url.path.startswith(RAW_BODY_PREFIX) or PROXY_PATH.match(request.url.path):
         return None
     content_type = headers.get("content-type")
     if content_type is None:
@@ -227,6 +231,13 @@ class EdgeGuard:
                     response = error_response(refusal.status, refusal.detail, refusal.field)
                     await response(scope, receive, send)
                     return
+        elif scope["type"] == "websocket":
+            # A handshake is a GET: the size and Host checks apply (the gateway's WebSockets);
+            # a refused one is closed before it is accepted, which the server answers with 403.
+            handshake = Request({**scope, "type": "http", "method": "GET"})
+            if any(guard(handshake) is not None for guard in self.guards):
+                await send({"type": "websocket.close", "code": 1008})
+                return
         await self.app(scope, receive, send)
 
 

@@ -33,6 +33,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     num_cpus: float = 1.0
+    num_gpus: float = 0.0
 
 
 @dataclass(frozen=True)

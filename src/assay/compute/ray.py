@@ -130,6 +130,7 @@ class RayCompute(ComputeEngine):
                 runtime_env={"env_vars": spec.env},
                 metadata=spec.labels,
                 entrypoint_num_cpus=spec.num_cpus,
+                entrypoint_num_gpus=spec.num_gpus or None,
             )
         except EngineUnavailableError as exc:
             if "already exists" not in str(exc):

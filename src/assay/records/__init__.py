@@ -14,6 +14,7 @@ from assay.records.member import MemberRecord
 from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord
+from assay.records.service import DesiredState, ServiceRecord, ServiceStatus
 from assay.records.token import TokenKind, TokenRecord
 from assay.records.tracking import OutboxState, TrackingLinkRecord, TrackingOutboxRecord
 from assay.records.user import UserRecord
@@ -23,6 +24,7 @@ __all__ = [
     "AuditEventRecord",
     "Base",
     "DatasetRecord",
+    "DesiredState",
     "ExperimentRecord",
     "FileFolder",
     "FileRecord",
@@ -38,6 +40,8 @@ __all__ = [
     "ProjectRecord",
     "Role",
     "SecretRecord",
+    "ServiceRecord",
+    "ServiceStatus",
     "TokenKind",
     "TokenRecord",
     "TrackingLinkRecord",

@@ -34,6 +34,7 @@ from assay.security.secret_box import SecretBox
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import GeneratedDataset, register_generated_dataset
 from assay.services.job_credentials import JobCredentials
+from assay.services.service_reconciler import ServiceReconciler
 from assay.services.warm_pool import GONE_REASON, Fallback, WarmPool, worker_logs_key
 from assay.services.workflow_runner import WorkflowRunner
 from assay.storage import ObjectStore, StorageError, layout
@@ -67,8 +68,8 @@ class Reconciler:
     def tick(self, start_worker: bool = False) -> bool:
         """Advance every active job, then every active workflow (whose steps are jobs), then
         submit the steps those workflows just created: a workflow never waits a tick between
-        seeing one step finish and submitting the next. ``start_worker``: keep a warm worker
-        running even with no work for it. Whether anything is still active."""
+        seeing one step finish and submitting the next; then every service. ``start_worker``:
+        keep a warm worker running even with no work for it. Whether anything is still active."""
         self._advance_jobs()
         workflows = WorkflowRepository(self.session)
         for workflow_id in workflows.active_ids():
@@ -87,7 +88,8 @@ class Reconciler:
             except EngineUnavailableError as exc:
                 self.session.rollback()
                 log.warning("the warm worker cannot be checked or started now: %s", exc)
-        return bool(self.jobs.active_ids() or workflows.active_ids())
+        services_moving = ServiceReconciler(self.session, self.clusters, self.settings).tick()
+        return bool(self.jobs.active_ids() or workflows.active_ids() or services_moving)
 
     def _advance_jobs(self, created_only: bool = False) -> None:
         unreachable: set[str | None] = set()  # clusters that failed this tick: skip their jobs

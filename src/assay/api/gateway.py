@@ -1,0 +1,325 @@
+"""The gateway: ``/api/v1/projects/{project}/services/{name}/proxy/{path}`` forwards HTTP and
+WebSocket to a running service's private address, with Assay's own authentication and roles
+(viewers may call; a non-member sees 404).
+
+Bodies stream both ways (``aiohttp`` with one pooled session per app; nothing is buffered, so
+server-sent events and large uploads pass as they come); WebSockets are relayed with the
+``websockets`` package. Assay's credentials (the Authorization header and the session cookie)
+never reach the service; ``X-Forwarded-For/-Proto/-Host`` and ``X-Forwarded-Prefix`` tell it
+where it is served, so that it can build its links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from http.cookies import SimpleCookie
+
+import aiohttp
+import anyio
+import websockets
+from fastapi import APIRouter, Request, WebSocket
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.requests import HTTPConnection
+from starlette.responses import Response, StreamingResponse
+from starlette.websockets import WebSocketDisconnect
+from websockets.typing import Subprotocol
+from yarl import URL
+
+from assay.api.credentials import SESSION_COOKIE, is_ambient, read_credentials
+from assay.api.errors import error_response, status_for
+from assay.errors import AssayError, NotFoundError, ServiceNotRunningError
+from assay.records import ProjectRecord, Role, ServiceStatus, UserRecord
+from assay.repositories.services import ServiceRepository
+from assay.runtime import Runtime
+from assay.services.auth import Authenticator
+from assay.services.projects import ProjectAccess
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+# Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
+# Besides hop-by-hop: Assay's credential, and what the gateway sets itself.
+NOT_FORWARDED = HOP_BY_HOP | {
+    "authorization",
+    "cookie",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-prefix",
+    "forwarded",
+}
+WEBSOCKET_OWN = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+CONNECT_TIMEOUT = 10.0
+KEEPALIVE_EXPIRY = 2.0
+# What aiohttp would add on its own: the caller's request goes on as it was sent.
+NOT_ADDED = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+ADMISSION_TTL = 1.0
+ADMISSION_ENTRIES = 10_000
+router = APIRouter()
+
+
+def new_client() -> aiohttp.ClientSession:
+    """One per app: its pool keeps connections to the services alive between requests (aiohttp:
+    at concurrency 32 httpx's pool reached a fifteenth of its rate here). No read timeout: a
+    stream of events may stay quiet for long. Idle connections are dropped well before servers
+    drop theirs (uvicorn after 5 s), so that a request is never sent on a connection the service
+    is closing at that moment. Bodies pass as they are (no decompression), and no cookie is
+    kept between callers."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_EXPIRY),
+        timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def prefix(project: str, name: str) -> str:
+    return f"{API}/projects/{project}/services/{name}/proxy"
+
+
+def running_address(session: Session, project: ProjectRecord, name: str) -> str:
+    service = ServiceRepository(session).get(project.id, name)
+    if service is None:
+        raise NotFoundError(f"service {name!r} not found", field="name")
+    if service.status != ServiceStatus.RUNNING or service.address is None:
+        raise ServiceNotRunningError(f"service {name!r} is {service.status}, not running", field="name")
+    return service.address
+
+
+def _without_session_cookie(header: str | None) -> str | None:
+    """The caller's cookies for the service's own use, less Assay's session."""
+    if not header:
+        return None
+    jar = SimpleCookie()
+    jar.load(header)
+    kept = [f"{key}={morsel.coded_value}" for key, morsel in jar.items() if key != SESSION_COOKIE]
+    return "; ".join(kept) or None
+
+
+def forwarded_headers(
+    headers: Iterable[tuple[str, str]],
+    client: str,
+    scheme: str,
+    host: str,
+    path_prefix: str,
+    skip: frozenset[str],
+) -> list[tuple[str, str]]:
+    raw = list(headers)
+    previous = [value for name, value in raw if name.lower() == "x-forwarded-for"]
+    kept = [(name, value) for name, value in raw if name.lower() not in skip]
+    cookie = _without_session_cookie("; ".join(value for name, value in raw if name.lower() == "cookie"))
+    if cookie:
+        kept.append(("cookie", cookie))
+    kept += [
+        ("x-forwarded-for", ", ".join([*previous, client])),
+        ("x-forwarded-proto", scheme),
+        ("x-forwarded-host", host),
+        ("x-forwarded-prefix", path_prefix),
+    ]
+    return kept
+
+
+def _target(address: str, path: str, query: str) -> str:
+    return f"{address}/{path}" + (f"?{query}" if query else "")
+
+
+async def proxy(request: Request, project: str, name: str, path: str) -> Response:
+    """Forward the request to the service and stream its answer back, as it comes."""
+    address = await admit(request, project, name)
+    client: aiohttp.ClientSession = request.app.state.gateway
+    headers = forwarded_headers(
+        request.headers.items(),
+        request.client.host if request.client else "",
+        request.url.scheme,
+        request.headers.get("host", ""),
+        prefix(project, name),
+        NOT_FORWARDED,
+    )
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    try:
+        upstream = await client.request(
+            request.method,
+            URL(_target(address, path, request.url.query), encoded=True),
+            headers=headers,
+            data=request.stream() if has_body else None,
+            allow_redirects=False,
+            skip_auto_headers=NOT_ADDED,
+        )
+    except (aiohttp.ClientError, OSError) as exc:
+        # The service's address stays in the log: callers are told only that it did not answer.
+        log.warning("service %s/%s did not answer: %r", project, name, exc)
+        return error_response(502, f"service {name!r} did not answer: {type(exc).__name__}", "name")
+    response = StreamingResponse(
+        upstream.content.iter_any(), status_code=upstream.status, background=BackgroundTask(upstream.release)
+    )
+    response.raw_headers = [
+        (key, value) for key, value in upstream.raw_headers if key.decode("latin-1").lower() not in HOP_BY_HOP
+    ]
+    return response
+
+
+# One route per method: each gets an operation of its own in the OpenAPI document.
+for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    router.add_api_route(
+        "/{name}/proxy/{path:path}", proxy, methods=[_method], name=f"proxy_{_method.lower()}"
+    )
+
+
+def _authorize(runtime: Runtime, connection: HTTPConnection, project: str, name: str) -> str:
+    """The caller, their role in the project and the service's address, in one session."""
+    with runtime.session_factory() as session:
+        user: UserRecord = Authenticator(session, runtime.settings).authenticate(read_credentials(connection))
+        found = ProjectAccess(session, runtime.settings.default_project).require(user, project, Role.VIEWER)
+        return running_address(session, found, name)
+
+
+class Admissions:
+    """Who was let through to which service, and where it listens, for ``ADMISSION_TTL``
+    seconds: a page of a service loads dozens of assets, and each would otherwise cost a token
+    check, a membership check and a row read in the thread pool. The key is a digest of
+    everything authentication reads (the credential headers and the peer's address, which
+    decides the embedded mode's local admin); a revoked token, a removed member or a stopped
+    service is noticed within the TTL."""
+
+    def __init__(self, ttl: float = ADMISSION_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[bytes, str, str], tuple[float, str]] = {}
+
+    @staticmethod
+    def key(connection: HTTPConnection, project: str, name: str) -> tuple[bytes, str, str]:
+        parts = (
+            connection.headers.get("authorization", ""),
+            connection.cookies.get(SESSION_COOKIE, ""),
+            connection.client.host if connection.client else "",
+        )
+        return hashlib.sha256("\0".join(parts).encode()).digest(), project, name
+
+    def get(self, key: tuple[bytes, str, str]) -> str | None:
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: tuple[bytes, str, str], address: str) -> None:
+        if len(self._entries) >= ADMISSION_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, address)
+
+
+async def admit(connection: HTTPConnection, project: str, name: str) -> str:
+    """The address to forward to, if the caller may call the service (else its error)."""
+    admissions: Admissions = connection.app.state.admissions
+    key = admissions.key(connection, project, name)
+    address = admissions.get(key)
+    if address is None:
+        runtime: Runtime = connection.app.state.runtime
+        address = await anyio.to_thread.run_sync(_authorize, runtime, connection, project, name)
+        admissions.put(key, address)
+    return address
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """A page of another site may open a WebSocket with the browser's cookie (no CORS here):
+    with an ambient credential the Origin must be this server's own."""
+    origin = websocket.headers.get("origin")
+    if origin is None or not is_ambient(websocket):
+        return True
+    return origin.split("://", 1)[-1].rstrip("/") == websocket.headers.get("host", "")
+
+
+@router.websocket("/{name}/proxy/{path:path}")
+async def proxy_websocket(websocket: WebSocket, project: str, name: str, path: str) -> None:
+    """Relay a WebSocket both ways, message by message, until either side closes."""
+    if not _same_origin(websocket):
+        await _refuse(
+            websocket, 403, "cross-site WebSocket refused: it comes from a page of another site", "Origin"
+        )
+        return
+    try:
+        address = await admit(websocket, project, name)
+    except AssayError as exc:
+        await _refuse(websocket, status_for(exc), exc.message, exc.field)
+        return
+    headers = forwarded_headers(
+        websocket.headers.items(),
+        websocket.client.host if websocket.client else "",
+        "https" if websocket.url.scheme == "wss" else "http",
+        websocket.headers.get("host", ""),
+        prefix(project, name),
+        NOT_FORWARDED | WEBSOCKET_OWN,
+    )
+    protocols = [
+        item.strip()
+        for item in websocket.headers.get("sec-websocket-protocol", "").split(",")
+        if item.strip()
+    ]
+    url = "ws" + _target(address, path, websocket.url.query)[len("http") :]
+    try:
+        upstream = await websockets.connect(
+            url,
+            additional_headers=headers,
+            subprotocols=[Subprotocol(item) for item in protocols] or None,
+            max_size=None,
+            open_timeout=CONNECT_TIMEOUT,
+        )
+    except (OSError, websockets.WebSocketException):
+        await websocket.close(code=1011, reason="the service refused the WebSocket")
+        return
+    async with upstream:
+        await websocket.accept(subprotocol=upstream.subprotocol)
+        await _relay(websocket, upstream)
+
+
+async def _refuse(websocket: WebSocket, status: int, detail: str, field: str | None) -> None:
+    """The same refusal as over HTTP (a 404 for a non-member) where the server lets us answer
+    the handshake with a response; a plain close (403) where it does not."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(status, detail, field))
+    else:
+        await websocket.close(code=1008, reason=detail[:120])
+
+
+async def _relay(websocket: WebSocket, upstream: websockets.ClientConnection) -> None:
+    async def inbound() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                data = message.get("bytes")
+                await upstream.send(data if data is not None else message.get("text", ""))
+
+    async def outbound() -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for data in upstream:
+                if isinstance(data, bytes):
+                    await websocket.send_bytes(data)
+                else:
+                    await websocket.send_text(data)
+
+    tasks = [asyncio.create_task(inbound()), asyncio.create_task(outbound())]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        await websocket.close()

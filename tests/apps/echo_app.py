@@ -1,0 +1,69 @@
+"""A small ASGI app that tests run as an ``app`` service (``python tests/apps/echo_app.py``):
+a page, the headers it received, the digest of a streamed upload, a stream of events and a
+WebSocket echo. It listens where the service entrypoint tells it (``$HOST:$PORT``)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+PAGE = "<h1>echo service</h1>"
+
+
+async def page(request: Request) -> HTMLResponse:
+    return HTMLResponse(PAGE)
+
+
+async def headers(request: Request) -> JSONResponse:
+    return JSONResponse({"headers": dict(request.headers), "pid": os.getpid()})
+
+
+async def digest_body(request: Request) -> JSONResponse:
+    """The size and SHA-256 of the body, read as it streams in."""
+    digest, size = hashlib.sha256(), 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    return JSONResponse({"size": size, "sha256": digest.hexdigest()})
+
+
+async def events(request: Request) -> StreamingResponse:
+    count = int(request.query_params.get("n", "3"))
+    delay = float(request.query_params.get("delay", "0.05"))
+
+    async def produce() -> AsyncIterator[str]:
+        for index in range(count):
+            yield f"data: {index}\n\n"
+            await asyncio.sleep(delay)
+
+    return StreamingResponse(produce(), media_type="text/event-stream")
+
+
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    while True:
+        text = await websocket.receive_text()
+        await websocket.send_text(f"echo: {text}")
+
+
+app = Starlette(
+    routes=[
+        Route("/", page),
+        Route("/headers", headers),
+        Route("/body", digest_body, methods=["POST"]),
+        Route("/events", events),
+        WebSocketRoute("/ws", echo),
+    ]
+)
+
+if __name__ == "__main__":
+    uvicorn.run(app, host=os.environ["HOST"], port=int(os.environ["PORT"]), log_level="warning")
