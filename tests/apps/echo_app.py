@@ -20,7 +20,12 @@ PAGE = "<h1>echo service</h1>"
 
 
 async def page(request: Request) -> HTMLResponse:
-    return HTMLResponse(PAGE)
+    """The page, and what a hostile service would try: setting Assay's session cookie (to sign
+    the visitor in as someone else) beside a cookie of its own."""
+    response = HTMLResponse(PAGE)
+    response.set_cookie("assay_session", "planted-by-the-service", path="/")
+    response.set_cookie("app_pref", "dark", path="/")
+    return response
 
 
 async def headers(request: Request) -> JSONResponse:

@@ -32,6 +32,7 @@ TABLES = {
     "login_failures",
     "project_members",
     "tokens",
+    "services",
 }
 
 

@@ -94,6 +94,11 @@ def test_an_app_service_behind_the_gateway(
 
         page = web.get(f"{proxy}/")
         assert page.status_code == 200 and "echo service" in page.text
+        # The service's page runs in a sandbox (an opaque origin: its scripts cannot act on
+        # Assay as the visitor) and cannot set Assay's session cookie; its own cookies pass.
+        assert page.headers["content-security-policy"].startswith("sandbox allow-scripts")
+        assert "allow-same-origin" not in page.headers["content-security-policy"]
+        assert page.cookies.get("app_pref") == "dark" and "assay_session" not in page.cookies
         cookies = {"assay_session": "not-for-the-service", "app_pref": "kept"}
         seen = web.get(
             f"{proxy}/headers", headers={"cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}

@@ -73,6 +73,14 @@ CONNECT_TIMEOUT = 10.0
 KEEPALIVE_EXPIRY = 2.0
 # What aiohttp would add on its own: the caller's request goes on as it was sent.
 NOT_ADDED = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+# A service's pages are users' code served from Assay's own origin. In a sandbox without
+# allow-same-origin they run in an opaque origin: their scripts cannot read Assay's pages or
+# cookies, and their requests to Assay carry no session (and, unsafe ones, ``Origin: null``,
+# which the edge refuses). Pages that call their own backend from scripts need an origin of
+# their own, which Assay does not give services yet (docs/services.md).
+SANDBOX = (
+    b"sandbox allow-scripts allow-forms allow-popups allow-downloads allow-modals; frame-ancestors 'none'"
+)
 ADMISSION_TTL = 1.0
 ADMISSION_ENTRIES = 10_000
 router = APIRouter()
@@ -172,10 +180,18 @@ async def proxy(request: Request, project: str, name: str, path: str) -> Respons
     response = StreamingResponse(
         upstream.content.iter_any(), status_code=upstream.status, background=BackgroundTask(upstream.release)
     )
-    response.raw_headers = [
-        (key, value) for key, value in upstream.raw_headers if key.decode("latin-1").lower() not in HOP_BY_HOP
-    ]
+    response.raw_headers = [(key, value) for key, value in upstream.raw_headers if _passed_back(key, value)]
+    response.raw_headers.append((b"content-security-policy", SANDBOX))
     return response
+
+
+def _passed_back(name: bytes, value: bytes) -> bool:
+    """Hop-by-hop headers stay on their connection, and a service never sets Assay's session
+    cookie: it would sign the visitor in as an account of the service's choosing."""
+    key = name.decode("latin-1").lower()
+    if key in HOP_BY_HOP:
+        return False
+    return key != "set-cookie" or value.decode("latin-1").split("=", 1)[0].strip() != SESSION_COOKIE
 
 
 # One route per method: each gets an operation of its own in the OpenAPI document.
