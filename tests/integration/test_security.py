@@ -86,6 +86,21 @@ FILES = {
     ("DELETE", "/{folder}/{name}"): EDITOR,
 }
 
+SERVICES = {
+    ("POST", ""): EDITOR,
+    ("GET", ""): VIEWER,
+    ("GET", "/{name}"): VIEWER,
+    ("GET", "/{name}/status"): VIEWER,
+    ("GET", "/{name}/logs"): VIEWER,
+    ("DELETE", "/{name}"): EDITOR,
+    **{("PUT", f"/{{name}}/{action}"): EDITOR for action in ("stop", "start", "restart")},
+    # The gateway: any member may call a service.
+    **{
+        (method, "/{name}/proxy/{path:path}"): VIEWER
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    },
+}
+
 
 def mounted(prefix: str, routes: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
     return {(method, f"{API}{prefix}{path}"): access for (method, path), access in routes.items()}
@@ -137,6 +152,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     **mounted("/settings/secrets", SECRETS),
     **mounted("/projects/{project}/secrets", SECRETS),
     **mounted("/projects/{project}/files", FILES),
+    **mounted("/projects/{project}/services", SERVICES),
     **mounted(
         "/projects",
         {
@@ -260,6 +276,7 @@ def url_for(path: str, *, allowed: bool) -> str:
         "user": "me" if allowed else "olivia",
         "username": "nobody" if allowed else "vera",
         "key": f"projects/{PROJECT}/datasets/{uuid.uuid4()}/dataset.parquet",
+        "path": "probe",
     }
     return path.replace(":path}", "}").format(**values)
 
