@@ -17,6 +17,8 @@ from assay.records import (
     ProjectRecord,
     Role,
     SecretRecord,
+    ServiceRecord,
+    ServiceStatus,
     WorkflowRecord,
 )
 from assay.repositories.base import Repository
@@ -27,6 +29,7 @@ from assay.repositories.base import Repository
 PROJECT_RESOURCES: dict[str, Table] = {
     kind: cast(Table, record.__table__)
     for kind, record in (
+        ("services", ServiceRecord),
         ("workflows", WorkflowRecord),
         ("experiments", ExperimentRecord),
         ("jobs", JobRecord),
@@ -36,6 +39,7 @@ PROJECT_RESOURCES: dict[str, Table] = {
     )
 }
 FINISHED_JOB_STATUSES = [str(status) for status in JobStatus if status.finished]
+ENDED_SERVICE_STATUSES = [str(ServiceStatus.STOPPED), str(ServiceStatus.FAILED)]
 
 
 class ProjectRepository(Repository[ProjectRecord]):
@@ -68,6 +72,16 @@ class ProjectRepository(Repository[ProjectRecord]):
             select(func.count())
             .select_from(JobRecord)
             .where(JobRecord.project_id == project_id, JobRecord.status.not_in(FINISHED_JOB_STATUSES))
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def count_live_services(self, project_id: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(ServiceRecord)
+            .where(
+                ServiceRecord.project_id == project_id, ServiceRecord.status.not_in(ENDED_SERVICE_STATUSES)
+            )
         )
         return int(self.session.scalar(query) or 0)
 

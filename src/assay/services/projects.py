@@ -165,6 +165,11 @@ class ProjectService:
             raise ConflictError(
                 f"project {project.id!r} has {running} unfinished job(s); stop them first", field="project"
             )
+        live = self.projects.count_live_services(project.id)
+        if live:
+            raise ConflictError(
+                f"project {project.id!r} has {live} service(s) not stopped; stop them first", field="project"
+            )
         cleanup_id = self.cleanup.schedule(project_prefix(project.id))
         self.projects.delete_with_resources(project)
         self.audit.record(actor, "delete", "project", project.id, resources=counts)
