@@ -8,6 +8,7 @@ starts without paying for it.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import tempfile
@@ -107,6 +108,10 @@ class MlflowTracker(Tracker):
         from mlflow.tracking import MlflowClient
 
         from assay.db.migrate import MIGRATION_LOCK
+
+        # MLflow announces its table migrations at INFO on stderr: noise in the server's output,
+        # and in a CLI command's when the command runs an embedded server (``assay eval``).
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
         with MIGRATION_LOCK:  # the client opens, and so migrates, its store as it is built
             client = MlflowClient(tracking_uri=self.tracking_uri)
