@@ -23,7 +23,6 @@ import aiohttp
 import anyio
 import websockets
 from fastapi import APIRouter, Request, WebSocket
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
@@ -33,10 +32,10 @@ from yarl import URL
 
 from assay.api.credentials import SESSION_COOKIE, is_ambient, read_credentials
 from assay.api.errors import error_response, status_for
-from assay.errors import AssayError, NotFoundError, ServiceNotRunningError
-from assay.records import ProjectRecord, Role, ServiceStatus, UserRecord
-from assay.repositories.services import ServiceRepository
+from assay.errors import AssayError
+from assay.records import Role, UserRecord
 from assay.runtime import Runtime
+from assay.services.app_services import running_address
 from assay.services.auth import Authenticator
 from assay.services.projects import ProjectAccess
 
@@ -103,15 +102,6 @@ def new_client() -> aiohttp.ClientSession:
 
 def prefix(project: str, name: str) -> str:
     return f"{API}/projects/{project}/services/{name}/proxy"
-
-
-def running_address(session: Session, project: ProjectRecord, name: str) -> str:
-    service = ServiceRepository(session).get(project.id, name)
-    if service is None:
-        raise NotFoundError(f"service {name!r} not found", field="name")
-    if service.status != ServiceStatus.RUNNING or service.address is None:
-        raise ServiceNotRunningError(f"service {name!r} is {service.status}, not running", field="name")
-    return service.address
 
 
 def _without_session_cookie(header: str | None) -> str | None:
@@ -206,7 +196,7 @@ def _authorize(runtime: Runtime, connection: HTTPConnection, project: str, name:
     with runtime.session_factory() as session:
         user: UserRecord = Authenticator(session, runtime.settings).authenticate(read_credentials(connection))
         found = ProjectAccess(session, runtime.settings.default_project).require(user, project, Role.VIEWER)
-        return running_address(session, found, name)
+        return running_address(session, found.id, name)
 
 
 class Admissions:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeRegistry
 from assay.config import Settings
-from assay.errors import ConflictError, NotFoundError, PermissionDeniedError
+from assay.errors import ConflictError, NotFoundError, PermissionDeniedError, ServiceNotRunningError
 from assay.naming import engine_name
 from assay.records import DesiredState, ServiceRecord, ServiceStatus, UserRecord
 from assay.repositories.projects import ProjectRepository
@@ -158,3 +158,13 @@ class ServiceManager:
         service.status_reason = None
         service.address = None
         service.retry_at = None
+
+
+def running_address(session: Session, project_id: str, name: str) -> str:
+    """Where the gateway sends a caller of the service: only a running one has an address."""
+    service = ServiceRepository(session).get(project_id, name)
+    if service is None:
+        raise NotFoundError(f"service {name!r} not found", field="name")
+    if service.status != ServiceStatus.RUNNING or service.address is None:
+        raise ServiceNotRunningError(f"service {name!r} is {service.status}, not running", field="name")
+    return service.address
