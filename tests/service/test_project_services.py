@@ -1,0 +1,55 @@
+"""A project's services go with it, but only at rest: deleting a project whose service still
+runs (or starts, or stops) is refused even with ``force``, since its process would live on
+with no row to stop it; once stopped, ``force`` takes the service rows with the project."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.errors import ConflictError
+from assay.records import ServiceRecord, ServiceStatus
+from assay.repositories.projects import ProjectRepository
+from assay.schemas.projects import ProjectCreate
+from assay.schemas.services import AppServiceCreate
+from assay.services.app_services import ServiceManager
+from assay.services.projects import ProjectService
+from tests.service.conftest import World
+
+
+def project_with_a_service(world: World) -> str:
+    with world.session() as session:
+        admin = world.admin(session)
+        projects = ProjectService(session, world.store, world.settings)
+        project = projects.create(admin, ProjectCreate(name="team"))
+        body = AppServiceCreate(name="web", command=["python", "-m", "http.server"])
+        ServiceManager(session, world.clusters, world.settings).create(project.id, admin, body)
+        return project.id
+
+
+def delete_project(world: World, project_id: str) -> None:
+    with world.session() as session:
+        project = ProjectRepository(session).get(project_id)
+        assert project is not None
+        ProjectService(session, world.store, world.settings).delete(world.admin(session), project, force=True)
+
+
+def test_a_project_goes_with_its_services_only_once_they_are_stopped(world: World) -> None:
+    project_id = project_with_a_service(world)
+    world.tick()  # submitted: starting
+    with pytest.raises(ConflictError) as refused:
+        delete_project(world, project_id)
+    assert refused.value.field == "project"
+    assert "1 service(s) not stopped" in refused.value.message
+
+    with world.session() as session:
+        ServiceManager(session, world.clusters, world.settings).stop(project_id, "web", world.admin(session))
+    for _ in range(3):
+        world.tick()
+    with world.session() as session:
+        service = session.query(ServiceRecord).filter_by(project_id=project_id).one()
+        assert service.status == ServiceStatus.STOPPED
+
+    delete_project(world, project_id)
+    with world.session() as session:
+        assert ProjectRepository(session).get(project_id) is None
+        assert session.query(ServiceRecord).filter_by(project_id=project_id).count() == 0
