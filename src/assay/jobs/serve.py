@@ -119,7 +119,9 @@ def _build(target: Path, requirements: Sequence[str], env: Mapping[str, str], re
     argv = sandboxed([str(target / "bin" / "python"), *PIP_INSTALL, *requirements], env, required=required)
     print(f"assay: installing {', '.join(requirements)}", flush=True)
     code = subprocess.run(argv, env=dict(env), check=False).returncode
-    if code != 0:
+    if code < 0:  # killed (out of memory, a stop): not the requirements' fault
+        raise RuntimeError(f"pip was ended by signal {-code}; the next start tries again")
+    if code > 0:
         raise SetupError(f"pip could not install the requirements (exit code {code}); its output is above")
 
 
