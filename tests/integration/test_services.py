@@ -10,6 +10,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -233,7 +234,7 @@ def test_an_app_gets_its_secret_and_requirement_and_the_secret_goes_nowhere_else
         assert probe["sha256"] == hashlib.sha256(SECRET.encode()).hexdigest()
         # Installed for the service only: in a virtual environment of its own, not in ours.
         assert probe["version"] == "1.0"
-        assert probe["file"].startswith(str(Path(tempfile.gettempdir()) / ENVS_FOLDER))
+        assert probe["file"].startswith(str(Path(tempfile.gettempdir()) / f"{ENVS_FOLDER}-{os.getuid()}"))
         assert importlib.util.find_spec(PROBE) is None
 
         # The app printed its secret: the logs API shows it redacted.

@@ -3,12 +3,16 @@ and variables under names the entrypoint does not take, and secrets released to 
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from assay.errors import InvalidInputError
+from assay.jobs.serve import ENVS_FOLDER, SetupError, install
 from assay.schemas.services import AppServiceCreate
 from assay.security.destinations import check_destination, check_release_to_code, normalize_entry
 
@@ -87,3 +91,15 @@ def test_only_a_secret_allowed_anywhere_reaches_code() -> None:
         assert refused.value.field == "secrets[2]" and "'*'" in refused.value.message
     # And for jobs, '*' means what it says.
     check_destination("key", ["*"], "openai-compatible", "https://anywhere.example/v1")
+
+
+def test_the_entrypoint_installs_only_into_a_private_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that others may write would let them put code in the service's environment."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"{ENVS_FOLDER}-{os.getuid()}"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(SetupError, match="not a private folder"):
+        install("service", ["packaging"], {}, required=False)

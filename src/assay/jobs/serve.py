@@ -29,6 +29,7 @@ import json
 import os
 import site
 import socket
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -47,7 +48,7 @@ ADDRESS_MARK = "assay-service-address:"
 SETUP_FAILED_MARK = "assay-service-setup-failed:"
 SECRETS_ROUTE = "/api/v1/job/service/secrets"
 # Requirements are installed once per service and set of requirements on a node, and kept
-# for its next generations (a restart does not install them again).
+# for its next generations (a restart does not install them again), in a folder per OS user.
 ENVS_FOLDER = "assay-service-envs"
 READY = ".assay-ready"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -98,8 +99,12 @@ def install(service_id: str, requirements: Sequence[str], env: Mapping[str, str]
     """A virtual environment with the requirements, inheriting the packages of this one (as
     Ray's ``pip`` runtime environments do). Not Ray's own ``pip`` field: Ray installs there
     outside the sandbox, in its agent, and a package's build runs code of the tenant's choice."""
-    root = Path(tempfile.gettempdir()) / ENVS_FOLDER
+    root = Path(tempfile.gettempdir()) / f"{ENVS_FOLDER}-{os.getuid()}"
     root.mkdir(mode=0o700, exist_ok=True)
+    found = root.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        # Another user of the machine made it first: what it holds would run as the service.
+        raise SetupError(f"{root} is not a private folder of this user; remove it")
     key = hashlib.sha256(json.dumps([service_id, list(requirements)]).encode()).hexdigest()[:32]
     target = root / key
     with open(root / f"{key}.lock", "w") as lock:
