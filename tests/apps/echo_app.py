@@ -1,11 +1,14 @@
 """A small ASGI app that tests run as an ``app`` service (``python tests/apps/echo_app.py``):
-a page, the headers it received, the digest of a streamed upload, a stream of events and a
-WebSocket echo. It listens where the service entrypoint tells it (``$HOST:$PORT``)."""
+a page, the headers it received, the digest of a streamed upload, a stream of events, a
+WebSocket echo, and what reached its process (``/probe``). It listens where the service
+entrypoint tells it (``$HOST:$PORT``). Like a careless app, it prints the variables named in
+``ECHO_PRINT`` when it starts: their values must not show in the service's logs."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import os
 from collections.abc import AsyncIterator
 
@@ -60,15 +63,31 @@ async def echo(websocket: WebSocket) -> None:
         await websocket.send_text(f"echo: {text}")
 
 
+async def probe(request: Request) -> JSONResponse:
+    """The SHA-256 of the variable ``variable``, and the ``VERSION`` and file of ``module``."""
+    value = os.environ.get(request.query_params["variable"], "")
+    module = importlib.import_module(request.query_params["module"])
+    return JSONResponse(
+        {
+            "sha256": hashlib.sha256(value.encode()).hexdigest(),
+            "version": getattr(module, "VERSION", None),
+            "file": module.__file__,
+        }
+    )
+
+
 app = Starlette(
     routes=[
         Route("/", page),
         Route("/headers", headers),
         Route("/body", digest_body, methods=["POST"]),
         Route("/events", events),
+        Route("/probe", probe),
         WebSocketRoute("/ws", echo),
     ]
 )
 
 if __name__ == "__main__":
+    for name in filter(None, os.environ.get("ECHO_PRINT", "").split(",")):
+        print(f"{name}={os.environ.get(name, '')}", flush=True)
     uvicorn.run(app, host=os.environ["HOST"], port=int(os.environ["PORT"]), log_level="warning")

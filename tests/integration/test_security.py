@@ -173,6 +173,7 @@ EXPECTED: dict[tuple[str, str], str] = {
         {
             ("POST", "/claim"): JOB,
             ("GET", "/secret"): JOB,
+            ("POST", "/service/secrets"): JOB,
             ("GET", "/objects"): JOB,
             ("DELETE", "/objects"): JOB,
             ("HEAD", "/objects/{key:path}"): JOB,

@@ -1,15 +1,22 @@
 """Services on a real Ray head, reached through the gateway: one ``app`` service (the ASGI
 app of ``tests/apps/echo_app.py``) serves a page, a WebSocket echo and a stream; roles hold;
 Assay's credentials never reach it; a killed process comes back; a restarted API's reconciler
-neither stops nor duplicates it."""
+neither stops nor duplicates it. Another gets a secret and a pip requirement: both reach its
+process, the secret's value nowhere else; a requirement that does not install fails it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
+import json
+import os
 import signal
 import sys
+import tempfile
 import time
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,8 @@ from websockets.sync.client import connect
 
 from assay.background import Reconcile
 from assay.compute.local_ray import LocalRayHead
+from assay.jobs.environment import SERVICE_CLAIM_ENV
+from assay.jobs.serve import ENVS_FOLDER
 from assay.runtime import Runtime
 from tests.backends import BACKENDS
 from tests.integration.accounts import add_account, add_member, create_project
@@ -33,6 +42,8 @@ API = "/api/v1"
 # One backend: the database side of services is covered on both in tests/service.
 one_backend = pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True, ids=[BACKENDS[0].id])
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "echo_app.py")
+SECRET = "hf_service-secret-value-9f8e7d6c5b4a"
+PROBE = "assay_test_probe"  # a package that no index has: the test builds its wheel
 
 
 def wait_for(
@@ -152,3 +163,115 @@ def test_an_app_service_behind_the_gateway(
     while client.get(f"{base}/echo", headers=owner.headers).status_code != 404 or service_processes(marker):
         assert time.monotonic() < deadline
         time.sleep(0.3)
+
+
+def probe_wheel(folder: Path) -> None:
+    """A wheel of one module (a wheel is a zip of the files and their metadata)."""
+    info = f"{PROBE}-1.0.dist-info"
+    files = {
+        f"{PROBE}.py": b'VERSION = "1.0"\n',
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {PROBE}\nVersion: 1.0\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+        for name, data in files.items()
+    ]
+    with zipfile.ZipFile(folder / f"{PROBE}-1.0-py3-none-any.whl", "w") as wheel:
+        for name, data in files.items():
+            wheel.writestr(name, data)
+        wheel.writestr(f"{info}/RECORD", "\n".join([*record, f"{info}/RECORD,,"]) + "\n")
+
+
+@pytest.fixture
+def offline_index(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The cluster's package source is a folder holding the probe's wheel, as an operator of an
+    offline cluster would set it: pip's variables passed to jobs by name."""
+    probe_wheel(tmp_path)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setattr(runtime.settings, "job_env_allow", "PIP_FIND_LINKS,PIP_NO_INDEX")
+
+
+def wait_gone(client: TestClient, path: str) -> None:
+    assert client.delete(path).status_code == 204
+    deadline = time.monotonic() + 60
+    while client.get(path).status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+
+
+@one_backend
+@pytest.mark.usefixtures("offline_index")
+def test_an_app_gets_its_secret_and_requirement_and_the_secret_goes_nowhere_else(
+    client: TestClient, ray_head: LocalRayHead
+) -> None:
+    ray_head.ensure_started()
+    base = f"{API}/projects/default/services"
+    secret = {"value": SECRET, "description": "hub token", "allowed_hosts": ["*"]}
+    assert client.put(f"{API}/projects/default/secrets/hf_token", json=secret).status_code in (201, 204)
+    body = {
+        "name": "probe",
+        "command": ["python", APP, f"--marker={uuid.uuid4().hex}"],
+        "requirements": [f"{PROBE}==1.0"],
+        "secrets": ["HF_TOKEN"],
+        "env": {"ECHO_PRINT": "HF_TOKEN"},
+    }
+    refused = client.post(base, json={**body, "requirements": ["packaging", "-r /etc/passwd"]})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "requirements", 1]
+    refused = client.post(base, json={**body, "secrets": ["HF_TOKEN", "MISSING"]})
+    assert refused.status_code == 422 and refused.json()["field"] == "secrets[1]"
+
+    created = client.post(base, json=body)
+    assert created.status_code == 201, created.text
+    try:
+        status = wait_for(client, f"{base}/probe", {"running", "failed"})
+        assert status["status"] == "running", status
+        url = server_url(client)
+        seen = httpx.get(f"{url}{base}/probe/proxy/probe", params={"variable": "HF_TOKEN", "module": PROBE})
+        assert seen.status_code == 200, seen.text
+        probe = seen.json()
+        assert probe["sha256"] == hashlib.sha256(SECRET.encode()).hexdigest()
+        # Installed for the service only: in a virtual environment of its own, not in ours.
+        assert probe["version"] == "1.0"
+        assert probe["file"].startswith(str(Path(tempfile.gettempdir()) / f"{ENVS_FOLDER}-{os.getuid()}"))
+        assert importlib.util.find_spec(PROBE) is None
+
+        # The app printed its secret: the logs API shows it redacted.
+        deadline = time.monotonic() + 30
+        while "HF_TOKEN=" not in (logs := client.get(f"{base}/probe/logs").json()["logs"]):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.3)
+        assert SECRET not in logs and "HF_TOKEN=<REDACTED>" in logs
+        service = client.get(f"{base}/probe").json()
+        shown = [service, client.get(base).json(), client.get(f"{API}/projects/default/audit").json()]
+        assert SECRET not in json.dumps(shown)
+
+        # What Ray holds (runtime_env, metadata, entrypoint): a spent claim token, no value.
+        dashboard = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers())
+        info = dashboard.get_job_info(f"{service['id']}-{service['generation']}")
+        assert SECRET not in json.dumps([info.runtime_env, info.metadata, info.entrypoint])
+        claim = info.runtime_env["env_vars"][SERVICE_CLAIM_ENV]
+        again = client.post(f"{API}/job/service/secrets", headers={"Authorization": f"Bearer {claim}"})
+        assert again.status_code == 401
+    finally:
+        wait_gone(client, f"{base}/probe")
+
+
+@one_backend
+@pytest.mark.usefixtures("offline_index")
+def test_a_requirement_that_does_not_install_fails_the_service_with_pips_reason(
+    client: TestClient, ray_head: LocalRayHead
+) -> None:
+    ray_head.ensure_started()
+    base = f"{API}/projects/default/services"
+    body = {"name": "broken", "command": ["python", APP], "requirements": [f"{PROBE}==9.9"]}
+    assert client.post(base, json=body).status_code == 201
+    try:
+        status = wait_for(client, f"{base}/broken", {"failed", "running"}, timeout=60)
+        reason = status["status_reason"]
+        assert status["status"] == "failed" and reason.startswith("pip could not install the requirements")
+        assert f"No matching distribution found for {PROBE}==9.9" in reason
+        assert client.get(f"{base}/broken").json()["generation"] == 1
+    finally:
+        wait_gone(client, f"{base}/broken")

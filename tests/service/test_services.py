@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,16 +16,28 @@ import pytest
 from sqlalchemy import update
 
 from assay.compute import EngineStatus
-from assay.errors import ConflictError, NotFoundError, PermissionDeniedError
-from assay.jobs.serve import ADDRESS_MARK, SPEC_ENV
+from assay.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV
+from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
 from assay.records import ServiceRecord, UserRecord
 from assay.records.base import utcnow
+from assay.schemas.secrets import SecretUploadRequest
 from assay.schemas.services import AppServiceCreate
+from assay.security.job_tokens import REDACTED
 from assay.services.app_services import ServiceManager
+from assay.services.secrets import SecretService
 from assay.services.service_reconciler import MAX_RESTARTS
+from assay.services.service_secrets import ServiceSecrets
 from tests.service.conftest import World
 
 COMMAND = ["python", "-m", "http.server"]
+TOKEN = "hf-service-secret-value-0123456789"
 
 
 class Healthy(BaseHTTPRequestHandler):
@@ -48,7 +61,7 @@ def app_server() -> Iterator[str]:
 @contextlib.contextmanager
 def manager(world: World) -> Iterator[tuple[ServiceManager, UserRecord]]:
     with world.session() as session:
-        yield ServiceManager(session, world.clusters, world.settings), world.admin(session)
+        yield ServiceManager(session, world.clusters, world.settings, world.box), world.admin(session)
 
 
 def create(world: World, **fields: object) -> ServiceRecord:
@@ -130,7 +143,7 @@ def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: Wo
     assert state(world).status == "running" and state(world).generation == 2
 
     follow = ServiceManager.follow(
-        world.session_factory, world.clusters, world.settings, project, "web", poll=0.01
+        world.session_factory, world.clusters, world.settings, world.box, project, "web", poll=0.01
     )
     assert next(follow).startswith(f"started\n{ADDRESS_MARK}")
     with manager(world) as (services, admin):
@@ -170,3 +183,103 @@ def test_names_are_unique_and_code_permission_is_required(world: World) -> None:
         body = AppServiceCreate.model_validate({"name": "other", "command": COMMAND})
         with pytest.raises(PermissionDeniedError):
             services.create(world.settings.default_project, admin, body)
+
+
+def put_secret(world: World, name: str, value: str, allowed_hosts: list[str] | None) -> None:
+    with manager(world) as (services, admin):
+        upload = SecretUploadRequest(value=value, description="", allowed_hosts=allowed_hosts)
+        SecretService(services.session, world.box).put(world.settings.default_project, name, upload, admin)
+
+
+def claim(world: World, token: str) -> dict[str, str]:
+    with world.session() as session:
+        return ServiceSecrets(session, world.box).claim(token)
+
+
+def current_spec_env(world: World) -> dict[str, str]:
+    return world.compute.submissions[state(world).submission_id].spec.env
+
+
+def test_secrets_reach_the_process_through_a_one_time_claim_only(world: World) -> None:
+    put_secret(world, "hf_token", TOKEN, ["*"])
+    put_secret(world, "bound", "bound-secret-value", [])
+    for names, reason in ((["HF_TOKEN", "NOPE"], "does not exist"), (["BOUND"], "'*'")):
+        with pytest.raises(InvalidInputError) as refused:
+            create(world, secrets=names)
+        assert refused.value.field == f"secrets[{len(names) - 1}]" and reason in refused.value.message
+    create(world, secrets=["HF_TOKEN"], env={"MODE": "demo"}, requirements=["packaging>=20"])
+    world.tick()
+
+    # The engine sees the secret's name and a claim token, never its value.
+    submission = world.compute.submissions[state(world).submission_id]
+    spec = json.loads(submission.spec.env[SPEC_ENV])
+    assert spec["secrets"] == ["HF_TOKEN"] and spec["requirements"] == ["packaging>=20"]
+    assert TOKEN not in json.dumps([submission.spec.env, submission.spec.argv, submission.spec.labels])
+    first = submission.spec.env[SERVICE_CLAIM_ENV]
+    assert submission.spec.env[API_URL_ENV] == world.settings.resolved_job_api_url
+    assert claim(world, first) == {"HF_TOKEN": TOKEN}
+    with pytest.raises(AuthenticationError):
+        claim(world, first)  # once
+
+    # What the process prints of it is redacted, in its logs and in the reason of a crash.
+    world.compute.start(state(world).submission_id)
+    world.compute.submissions[state(world).submission_id].logs += f"HF_TOKEN={TOKEN} {first}\n"
+    project = world.settings.default_project
+    with manager(world) as (services, _):
+        shown = services.logs(project, "web")
+    assert TOKEN not in shown and first not in shown and f"HF_TOKEN={REDACTED}" in shown
+    world.compute.fail(state(world).submission_id, "exit code 1")
+    world.tick()
+    assert TOKEN not in (state(world).status_reason or "") and REDACTED in (state(world).status_reason or "")
+
+    # Each generation gets its own claim; a newer generation's submission ends the older ones.
+    with world.session() as session:
+        session.execute(update(ServiceRecord).values(retry_at=None))
+        session.commit()
+    world.tick()
+    second = current_spec_env(world)[SERVICE_CLAIM_ENV]
+    world.compute.fail(state(world).submission_id, "exit code 1")
+    world.tick()
+    with world.session() as session:
+        session.execute(update(ServiceRecord).values(retry_at=None))
+        session.commit()
+    world.tick()
+    with pytest.raises(AuthenticationError):
+        claim(world, second)
+    third = current_spec_env(world)[SERVICE_CLAIM_ENV]
+
+    # A secret deleted since creation: the claim names it, and is spent.
+    with manager(world) as (services, admin):
+        SecretService(services.session, world.box).delete(project, "hf_token", admin)
+    with pytest.raises(InvalidInputError) as refused:
+        claim(world, third)
+    assert refused.value.field == "secrets[0]"
+    with pytest.raises(AuthenticationError):
+        claim(world, third)
+
+
+def test_a_service_without_secrets_gets_no_credential(world: World) -> None:
+    create(world)
+    world.tick()
+    assert SERVICE_CLAIM_ENV not in current_spec_env(world) and API_URL_ENV not in current_spec_env(world)
+
+
+def test_a_failed_setup_fails_the_service_at_once(world: World) -> None:
+    """A requirement that does not install fails the same way on every try: no restart."""
+    create(world, requirements=["no-such-package==9"])
+    world.tick()
+    submission = state(world).submission_id
+    world.compute.start(submission)
+    reason = "pip could not install the requirements (exit code 1); its output is above"
+    world.compute.submissions[submission].logs += (
+        f"{ADDRESS_MARK} http://127.0.0.1:1\nERROR: No matching distribution found for no-such-package==9\n"
+        f"{SETUP_FAILED_MARK} {reason}\n"
+    )
+    world.compute.fail(submission, "Job entrypoint command failed with exit code 1")
+    world.tick()
+    world.tick()
+    service = state(world)
+    assert service.status == "failed" and service.generation == 1
+    assert (service.status_reason or "").startswith(reason)
+    assert "No matching distribution found for no-such-package==9" in (service.status_reason or "")
+    assert list(world.compute.submissions) == [submission]

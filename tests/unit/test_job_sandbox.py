@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from assay.compute.processes import MARKER
+from assay.compute.processes import MARKER, head_processes
 from assay.jobs.sandbox import SandboxUnavailableError, hidden_paths, sandboxed
 
 
@@ -25,6 +26,22 @@ def test_it_hides_every_ray_temp_dir_this_head_and_the_token_folder(tmp_path: Pa
     with tempfile.TemporaryDirectory(prefix="assay-ray-", dir="/tmp") as other_head:
         assert other_head in hidden_paths({})
     assert str(tmp_path / "missing") not in hidden_paths({MARKER: str(tmp_path / "missing")})
+
+
+def test_stopping_one_head_leaves_the_sandboxes_that_hide_it(tmp_path: Path) -> None:
+    """A sandbox names every head's temp dir (to hide it): that does not make it a process of
+    each head, which a head's stop would end."""
+    (tmp_path / "head").mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(30)"]
+    hides = subprocess.Popen([*sleep, "--tmpfs", str(tmp_path / "head")])
+    names = subprocess.Popen([*sleep, f"--temp-dir={tmp_path / 'head'}"])
+    try:
+        found = {proc.pid for proc in head_processes(tmp_path / "head")}
+        assert names.pid in found and hides.pid not in found
+    finally:
+        for process in (hides, names):
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")

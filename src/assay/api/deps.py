@@ -28,6 +28,7 @@ from assay.services.jobs import JobService
 from assay.services.links import DownloadLinks
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
+from assay.services.service_secrets import ServiceSecrets
 from assay.services.users import UserService, require_admin
 from assay.services.warm_pool import WorkerDesk
 
@@ -129,7 +130,11 @@ def get_job_service(session: SessionDep, runtime: RuntimeDep) -> JobService:
 
 
 def get_service_manager(session: SessionDep, runtime: RuntimeDep) -> ServiceManager:
-    return ServiceManager(session, runtime.clusters, runtime.settings)
+    return ServiceManager(session, runtime.clusters, runtime.settings, runtime.secret_box)
+
+
+def get_service_secrets(session: SessionDep, runtime: RuntimeDep) -> ServiceSecrets:
+    return ServiceSecrets(session, runtime.secret_box)
 
 
 def get_experiment_service(session: SessionDep, runtime: RuntimeDep) -> ExperimentService:
@@ -212,6 +217,7 @@ SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 JobServiceDep = Annotated[JobService, Depends(get_job_service)]
 ServiceManagerDep = Annotated[ServiceManager, Depends(get_service_manager)]
+ServiceSecretsDep = Annotated[ServiceSecrets, Depends(get_service_secrets)]
 ExperimentServiceDep = Annotated[ExperimentService, Depends(get_experiment_service)]
 WorkflowServiceDep = Annotated[WorkflowService, Depends(get_workflow_service)]
 ComparisonServiceDep = Annotated[ComparisonService, Depends(get_comparison_service)]

@@ -31,13 +31,21 @@ def head_processes(temp_dir: Path, pid: int | None = None, uid: int | None = Non
             if (
                 (pid is not None and os.getpgid(proc.pid) == pid)
                 or (info["environ"] or {}).get(MARKER) == marker
-                or marker in " ".join(info["cmdline"] or [])
+                or _names(info["cmdline"] or [], marker)
                 or (info["cwd"] or "").startswith(marker)
                 or (uid is not None and info["uids"] is not None and info["uids"].real == uid)
             ):
                 found[proc.pid] = proc
     found.pop(os.getpid(), None)
     return list(found.values())
+
+
+def _names(cmdline: list[str], marker: str) -> bool:
+    """Whether the command line names the temp dir, leaving out the folders a sandbox hides
+    (``bwrap --tmpfs``): it lists every head's temp dir on the machine, and stopping one head
+    must not stop the sandboxed commands of the others (its own are found by their folder)."""
+    kept = [arg for before, arg in zip(["", *cmdline], cmdline, strict=False) if before != "--tmpfs"]
+    return marker in " ".join(kept)
 
 
 def terminate(processes: list[psutil.Process], grace: float = STOP_GRACE) -> None:

@@ -1,27 +1,62 @@
 """``python -m assay.jobs.serve``: the entrypoint of a service on the compute engine.
 
-It picks a free port on a private address of the node it landed on, says where it will listen
-on its first log line (``ADDRESS_MARK``; the reconciler reads the first such line only, so the
-user's command cannot redirect the gateway), and becomes the user's command: in the sandbox
-where script jobs run, from the same scrubbed environment (``script_env``), plus ``HOST`` and
-``PORT``. The service gets no job credential and no server setting: its spec (command and its
-own variables) arrives in ``SPEC_ENV``, which ``script_env`` drops with every ``ASSAY_*`` name.
+It picks a free port on a private address of the node it landed on and says where it will
+listen on its first log line (``ADDRESS_MARK``; the reconciler reads the first such line only,
+so nothing printed later, by pip or by the user's command, can redirect the gateway). Then:
+
+- when the service names secrets, it trades its claim token (``SERVICE_CLAIM_ENV``, removed
+  from its environment at once) for them at the internal job API;
+- when it has requirements, it installs them with pip into a virtual environment of the
+  service's own that sees the base environment's packages (the server's venv is never
+  written), pip running in the sandbox with the scrubbed environment, without the service's
+  variables or secrets;
+- it becomes the user's command, in the sandbox where script jobs run, from the same scrubbed
+  environment (``script_env``), plus the service's variables, its secrets, ``HOST`` and
+  ``PORT``, and that virtual environment first on ``PATH``.
+
+The command gets no credential and no server setting: the spec arrives in ``SPEC_ENV``, which
+``script_env`` drops with every ``ASSAY_*`` name. A setup that fails for a reason that a new
+try would meet again ends with a ``SETUP_FAILED_MARK`` line, and the reconciler fails the
+service at once with it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import ipaddress
 import json
 import os
+import site
 import socket
+import stat
+import subprocess
 import sys
-from collections.abc import Mapping
+import sysconfig
+import tempfile
+import venv
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
 
-from assay.jobs.environment import script_env
-from assay.jobs.sandbox import sandboxed
+import httpx
+
+from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV, script_env
+from assay.jobs.sandbox import SandboxUnavailableError, sandboxed
 
 SPEC_ENV = "ASSAY_SERVICE_SPEC"
 ADDRESS_MARK = "assay-service-address:"
+SETUP_FAILED_MARK = "assay-service-setup-failed:"
+SECRETS_ROUTE = "/api/v1/job/service/secrets"
+# Requirements are installed once per service and set of requirements on a node, and kept
+# for its next generations (a restart does not install them again), in a folder per OS user.
+ENVS_FOLDER = "assay-service-envs"
+READY = ".assay-ready"
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+PIP_INSTALL = ("-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--")
+
+
+class SetupError(RuntimeError):
+    """The service cannot start, and would not on another try either."""
 
 
 def private_host(environ: Mapping[str, str]) -> str:
@@ -45,14 +80,81 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def fetch_secrets(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """The service's secrets by variable name, for its claim token, which works once."""
+    claim = environ.pop(SERVICE_CLAIM_ENV, "")
+    url = environ.get(API_URL_ENV, "").rstrip("/") + SECRETS_ROUTE
+    with httpx.Client(timeout=TIMEOUT, transport=httpx.HTTPTransport(retries=3)) as client:
+        response = client.post(url, headers={"Authorization": f"Bearer {claim}"})
+    if response.is_client_error:
+        body = response.json() if "json" in response.headers.get("content-type", "") else {}
+        where = f"{body['field']}: " if body.get("field") else ""
+        detail = body.get("detail", response.text[:300])
+        raise SetupError(f"the service's secrets were refused: {where}{detail}")
+    response.raise_for_status()  # the server's trouble: another try may do better
+    return {str(name): str(value) for name, value in response.json()["env"].items()}
+
+
+def install(service_id: str, requirements: Sequence[str], env: Mapping[str, str], required: bool) -> Path:
+    """A virtual environment with the requirements, inheriting the packages of this one (as
+    Ray's ``pip`` runtime environments do). Not Ray's own ``pip`` field: Ray installs there
+    outside the sandbox, in its agent, and a package's build runs code of the tenant's choice."""
+    root = Path(tempfile.gettempdir()) / f"{ENVS_FOLDER}-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    found = root.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        # Another user of the machine made it first: what it holds would run as the service.
+        raise SetupError(f"{root} is not a private folder of this user; remove it")
+    key = hashlib.sha256(json.dumps([service_id, list(requirements)]).encode()).hexdigest()[:32]
+    target = root / key
+    with open(root / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another replica of the service may build it now
+        if not (target / READY).exists():
+            _build(target, requirements, env, required)
+            (target / READY).touch()
+    return target
+
+
+def _build(target: Path, requirements: Sequence[str], env: Mapping[str, str], required: bool) -> None:
+    venv.EnvBuilder(clear=True, symlinks=True).create(target)
+    own = Path(sysconfig.get_path("purelib", "venv", {"base": str(target), "platbase": str(target)}))
+    base = [path for path in site.getsitepackages() if Path(path).is_dir()]
+    inherited = "".join(f"site.addsitedir({path!r}); " for path in base)
+    (own / "_assay_base.pth").write_text(f"import site; {inherited}\n")
+    argv = sandboxed([str(target / "bin" / "python"), *PIP_INSTALL, *requirements], env, required=required)
+    print(f"assay: installing {', '.join(requirements)}", flush=True)
+    code = subprocess.run(argv, env=dict(env), check=False).returncode
+    if code < 0:  # killed (out of memory, a stop): not the requirements' fault
+        raise RuntimeError(f"pip was ended by signal {-code}; the next start tries again")
+    if code > 0:
+        raise SetupError(f"pip could not install the requirements (exit code {code}); its output is above")
+
+
+def activated(env: Mapping[str, str], target: Path) -> dict[str, str]:
+    """``env`` with the service's virtual environment first on ``PATH`` (``python`` is its)."""
+    path = env.get("PATH", os.defpath)
+    return {**env, "PATH": f"{target / 'bin'}{os.pathsep}{path}", "VIRTUAL_ENV": str(target)}
+
+
 def main() -> int:
     spec = json.loads(os.environ[SPEC_ENV])
     host = private_host(os.environ)
     port = free_port(host)
-    own = {**{str(k): str(v) for k, v in spec.get("env", {}).items()}, "HOST": host, "PORT": str(port)}
-    env = script_env(os.environ, spec.get("env_names", ()), own)
-    argv = sandboxed([str(arg) for arg in spec["command"]], env, required=bool(spec.get("sandbox_required")))
     print(f"{ADDRESS_MARK} http://{host}:{port}", flush=True)
+    names = spec.get("env_names", ())
+    required = bool(spec.get("sandbox_required"))
+    own = {str(k): str(v) for k, v in spec.get("env", {}).items()}
+    try:
+        secrets = fetch_secrets(os.environ) if spec.get("secrets") else {}
+        env = script_env(os.environ, names, {**own, **secrets, "HOST": host, "PORT": str(port)})
+        if spec.get("requirements"):
+            bare = script_env(os.environ, names, {})
+            env = activated(env, install(str(spec["id"]), spec["requirements"], bare, required))
+        argv = sandboxed([str(arg) for arg in spec["command"]], env, required=required)
+    except (SetupError, SandboxUnavailableError) as exc:
+        print(f"{SETUP_FAILED_MARK} {exc}", flush=True)
+        return 1
+    sys.stdout.flush()
     os.execvpe(argv[0], argv, env)
 
 

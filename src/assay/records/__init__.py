@@ -15,6 +15,7 @@ from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord
 from assay.records.service import DesiredState, ServiceRecord, ServiceStatus
+from assay.records.service_credential import ServiceCredentialRecord
 from assay.records.token import TokenKind, TokenRecord
 from assay.records.tracking import OutboxState, TrackingLinkRecord, TrackingOutboxRecord
 from assay.records.user import UserRecord
@@ -40,6 +41,7 @@ __all__ = [
     "ProjectRecord",
     "Role",
     "SecretRecord",
+    "ServiceCredentialRecord",
     "ServiceRecord",
     "ServiceStatus",
     "TokenKind",

@@ -20,6 +20,10 @@ class JobApiKey(BaseModel):
     value: str
 
 
+class ServiceSecretValues(BaseModel):
+    env: dict[str, str] = Field(description="the service's secrets, by the variable name it gives each")
+
+
 class JobObject(BaseModel):
     key: str
     size: int

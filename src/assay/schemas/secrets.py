@@ -6,7 +6,8 @@ from assay.security.destinations import MAX_ENTRIES, normalize_entry
 
 ALLOWED_HOSTS_DOC = (
     "Hosts (``api.example.com``, ``10.0.0.5:8000``) or base URLs (``https://gw.example.com/v1``) "
-    "the value may be sent to; empty: only the provider's own host (openai: api.openai.com...)"
+    "the value may be sent to, or ``*`` (anywhere: needed to hand it to a service's code); empty: "
+    "only the provider's own host (openai: api.openai.com...)"
 )
 
 

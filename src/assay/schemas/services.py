@@ -5,20 +5,48 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 # A DNS label: the name is part of the engine's name and of the gateway's path.
 SERVICE_NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+# Set by the entrypoint for the command (``assay.jobs.serve``): a service's own value would be lost.
+ENTRYPOINT_NAMES = frozenset({"HOST", "PORT"})
+
+
+def variable_name(name: str) -> str:
+    """A variable name, none of the server's own ``ASSAY_*`` namespace (the entrypoint drops
+    those) and none the entrypoint sets: accepting them would silently lose them."""
+    if (
+        re.fullmatch(ENV_NAME, name) is None
+        or name.upper().startswith("ASSAY_")
+        or name.upper() in ENTRYPOINT_NAMES
+    ):
+        raise ValueError(f"{name!r} is not a variable name a service may set")
+    return name
+
+
+def requirement(text: str) -> str:
+    """A PEP 508 requirement, installed from the node's package index: no pip option
+    (``-r /etc/…``), no path, no ``file:`` or VCS URL, so that a requirement cannot make pip
+    read a file on the node or fetch from anywhere but over HTTPS."""
+    try:
+        parsed = Requirement(text)
+    except InvalidRequirement as exc:
+        raise ValueError(f"not a requirement (a package name, extras, a version, markers): {exc}") from None
+    if parsed.url is not None and urlsplit(parsed.url).scheme != "https":
+        raise ValueError("a direct reference (name @ URL) must be an https:// URL")
+    return str(parsed)
 
 
 class AppServiceCreate(BaseModel):
     """Kind ``app``: any command that serves HTTP on ``$HOST:$PORT`` (both given to it).
 
-    Not yet offered, and refused rather than ignored: pip ``requirements`` and ``secrets``
-    (only an empty list is accepted), more than one replica, and kind ``model``."""
+    Not yet offered, and refused rather than ignored: more than one replica, and kind ``model``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -27,9 +55,17 @@ class AppServiceCreate(BaseModel):
     command: list[str] = Field(
         min_length=1, max_length=256, description="Argument vector, never a shell line"
     )
-    requirements: list[str] = Field(default_factory=list, max_length=0)
+    requirements: list[Annotated[str, Field(max_length=1024), AfterValidator(requirement)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="pip requirements (PEP 508) installed for this service only",
+    )
     env: dict[str, str] = Field(default_factory=dict, max_length=128)
-    secrets: list[str] = Field(default_factory=list, max_length=0)
+    secrets: list[Annotated[str, AfterValidator(variable_name)]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Project secrets, each given to the command as the variable of its name",
+    )
     health_path: str = Field("/", pattern=r"^/[^\s#]*$", max_length=1024)
     replicas: int = Field(1, ge=1, le=1)
     num_cpus: float = Field(1.0, gt=0, le=64)
@@ -38,12 +74,21 @@ class AppServiceCreate(BaseModel):
     @field_validator("env")
     @classmethod
     def _names(cls, env: dict[str, str]) -> dict[str, str]:
-        """Variable names only, and none of the server's own ``ASSAY_*`` namespace (the
-        entrypoint drops those: accepting them would silently lose them)."""
         for name in env:
-            if re.fullmatch(ENV_NAME, name) is None or name.upper().startswith("ASSAY_"):
-                raise ValueError(f"{name!r} is not a variable name a service may set")
+            variable_name(name)
         return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _distinct(cls, secrets: list[str], info: ValidationInfo) -> list[str]:
+        """Secret names are case-insensitive; a variable is either a secret or in ``env``."""
+        env = info.data.get("env", {})
+        for index, name in enumerate(secrets):
+            if name.lower() in (other.lower() for other in secrets[:index]):
+                raise ValueError(f"secrets[{index}]: {name!r} is listed twice")
+            if name in env:
+                raise ValueError(f"secrets[{index}]: {name!r} is also set in env")
+        return secrets
 
 
 class ServiceResponse(BaseModel):

@@ -4,7 +4,9 @@ that fetches its key.
 A secret lists the hosts or base URLs it may go to (``allowed_hosts``). One that lists none
 may go only to the provider's own host (``openai`` → api.openai.com), so a key stored for a
 hosted provider cannot be pointed at a server that would record it; with a provider that has
-no host of its own (``openai-compatible``, ``vllm``...) it then goes nowhere.
+no host of its own (``openai-compatible``, ``vllm``...) it then goes nowhere. The entry ``*``
+lets it go anywhere, and is the only way it reaches code that users run (a service), which
+can send it anywhere.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_ENTRIES = 32
+ANYWHERE = "*"
 HOST_NAME = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a DNS name or IPv4, or IPv6 (unbracketed)
 
 
@@ -54,8 +57,11 @@ def _host(hostname: str | None) -> str | None:
 
 def normalize_entry(entry: str) -> str:
     """One ``allowed_hosts`` entry, checked: a host (``api.example.com``, ``10.0.0.5:8000``)
-    or a base URL (``https://gw.example.com/v1``); ``ValueError`` says what is wrong."""
+    or a base URL (``https://gw.example.com/v1``), or ``*`` (anywhere); ``ValueError`` says
+    what is wrong."""
     entry = entry.strip()
+    if entry == ANYWHERE:
+        return entry
     if "://" in entry:
         Endpoint.parse(entry)
         parts = urlsplit(entry)
@@ -70,6 +76,8 @@ def normalize_entry(entry: str) -> str:
 
 
 def _matches(entry: str, target: Endpoint) -> bool:
+    if entry == ANYWHERE:
+        return True
     if "://" in entry:
         allowed = Endpoint.parse(entry)
         return (allowed.scheme, allowed.host, allowed.port) == (target.scheme, target.host, target.port) and (
@@ -131,3 +139,15 @@ def check_destination(
         "an editor can add the host to the secret's allowed_hosts",
         field=field,
     )
+
+
+def check_release_to_code(secret_name: str, allowed_hosts: Sequence[str] | None, *, field: str) -> None:
+    """Refuse (422 naming ``field``) to hand a secret to code that users run, which may send it
+    anywhere, unless its list says it may go anywhere."""
+    if ANYWHERE not in (allowed_hosts or ()):
+        listed = ", ".join(allowed_hosts or ()) or "its provider's own host"
+        raise InvalidInputError(
+            f"secret {secret_name!r} may be sent only to {listed}, and a service's code could send it "
+            f"anywhere: an editor can add '{ANYWHERE}' to the secret's allowed_hosts",
+            field=field,
+        )

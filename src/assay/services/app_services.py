@@ -18,17 +18,22 @@ from assay.records import DesiredState, ServiceRecord, ServiceStatus, UserRecord
 from assay.repositories.projects import ProjectRepository
 from assay.repositories.services import RESTING, ServiceRepository
 from assay.schemas.services import AppServiceCreate
-from assay.security.job_tokens import redact_job_tokens
+from assay.security.secret_box import SecretBox
 from assay.services.audit import AuditTrail
 from assay.services.code_policy import may_run_code
+from assay.services.service_secrets import ServiceSecrets
 
 
 class ServiceManager:
-    def __init__(self, session: Session, clusters: ComputeRegistry, settings: Settings) -> None:
+    def __init__(
+        self, session: Session, clusters: ComputeRegistry, settings: Settings, box: SecretBox
+    ) -> None:
         self.session = session
         self.clusters = clusters
         self.settings = settings
+        self.box = box
         self.services = ServiceRepository(session)
+        self.secrets = ServiceSecrets(session, box)
         self.audit = AuditTrail(session)
 
     def create(self, project_id: str, user: UserRecord, request: AppServiceCreate) -> ServiceRecord:
@@ -46,6 +51,7 @@ class ServiceManager:
             raise PermissionDeniedError(refusal, field="kind")
         if self.services.get(project_id, request.name) is not None:
             raise ConflictError(f"service {request.name!r} already exists in this project", field="name")
+        self.secrets.records(project_id, request.secrets)
         record = ServiceRecord(
             id=uuid.uuid4(),
             project_id=project_id,
@@ -109,13 +115,14 @@ class ServiceManager:
         if service.status == ServiceStatus.CREATED:
             return ""
         engine = self.clusters.engine(service.ray_address)
-        return redact_job_tokens(engine.logs(service.submission_id))
+        return self.secrets.redact(service, engine.logs(service.submission_id))
 
     @staticmethod
     def follow(
         sessions: Callable[[], Session],
         clusters: ComputeRegistry,
         settings: Settings,
+        box: SecretBox,
         project_id: str,
         name: str,
         poll: float = 1.0,
@@ -126,7 +133,7 @@ class ServiceManager:
         sent, generation = 0, None
         while True:
             with sessions() as session:
-                manager = ServiceManager(session, clusters, settings)
+                manager = ServiceManager(session, clusters, settings, box)
                 service = manager.services.get(project_id, name)
                 if service is None or service.desired == DesiredState.DELETED:
                     return

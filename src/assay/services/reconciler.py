@@ -88,7 +88,7 @@ class Reconciler:
             except EngineUnavailableError as exc:
                 self.session.rollback()
                 log.warning("the warm worker cannot be checked or started now: %s", exc)
-        services_moving = ServiceReconciler(self.session, self.clusters, self.settings).tick()
+        services_moving = ServiceReconciler(self.session, self.clusters, self.settings, self.box).tick()
         return bool(self.jobs.active_ids() or workflows.active_ids() or services_moving)
 
     def _advance_jobs(self, created_only: bool = False) -> None:

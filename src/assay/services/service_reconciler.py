@@ -6,7 +6,9 @@ the same one (the engine ignores it), so a restart neither stops nor duplicates 
 
 created → starting (submitted; waiting for its address and its health check) → running;
 a crash (the engine job ended while it should run) restarts it as the next generation after a
-backoff, and after ``MAX_RESTARTS`` crashes in a row it is ``failed`` with the last reason.
+backoff, and after ``MAX_RESTARTS`` crashes in a row it is ``failed`` with the last reason. A
+setup that failed before the command ran (its requirements did not install, a secret was
+refused) fails it at once: a new generation would fail the same way.
 stop/delete → stopping → stopped (a deleted service's row then goes).
 """
 
@@ -22,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
-from assay.jobs.environment import passed_env
-from assay.jobs.serve import ADDRESS_MARK, SPEC_ENV
+from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV, passed_env
+from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
 from assay.naming import engine_labels
 from assay.records import DesiredState, ServiceRecord, ServiceStatus, UserRecord
 from assay.records.base import utcnow
 from assay.repositories.services import ServiceRepository
-from assay.security.job_tokens import redact_job_tokens
+from assay.security.secret_box import SecretBox
+from assay.services.service_secrets import ServiceSecrets
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3
@@ -44,21 +47,28 @@ def backoff(restarts: int) -> dt.timedelta:
     return min(delay, BACKOFF_CAP)
 
 
-def read_address(logs: str) -> str | None:
-    """The address the entrypoint announced on its first such line (never a later one, which
-    the user's command could have printed)."""
+def read_mark(logs: str, mark: str) -> str | None:
+    """What follows ``mark`` on its first line. The entrypoint announces its address on its
+    first line: a later one, which the user's command could have printed, is never read."""
     for line in logs.splitlines():
-        if line.startswith(ADDRESS_MARK):
-            return line[len(ADDRESS_MARK) :].strip()
+        if line.startswith(mark):
+            return line[len(mark) :].strip()
     return None
 
 
+def read_address(logs: str) -> str | None:
+    return read_mark(logs, ADDRESS_MARK)
+
+
 class ServiceReconciler:
-    def __init__(self, session: Session, clusters: ComputeRegistry, settings: Settings) -> None:
+    def __init__(
+        self, session: Session, clusters: ComputeRegistry, settings: Settings, box: SecretBox
+    ) -> None:
         self.session = session
         self.clusters = clusters
         self.settings = settings
         self.services = ServiceRepository(session)
+        self.secrets = ServiceSecrets(session, box)
 
     def tick(self) -> bool:
         """Advance every service that is not at rest; whether any is still moving."""
@@ -104,7 +114,9 @@ class ServiceReconciler:
             self._check_health(service)
 
     def _submit(self, service: ServiceRecord) -> None:
-        self.clusters.engine(service.ray_address).submit(self._spec(service))
+        spec = self._spec(service)
+        self.session.commit()  # its claim token must exist before the process can claim it
+        self.clusters.engine(service.ray_address).submit(spec)
         service.status = ServiceStatus.STARTING
         service.retry_at = None
         self.session.commit()
@@ -130,11 +142,17 @@ class ServiceReconciler:
             log.info("service %s/%s runs at %s", service.project_id, service.name, service.address)
 
     def _crashed(self, service: ServiceRecord, reason: str) -> None:
-        tail = redact_job_tokens(self.clusters.engine(service.ray_address).logs(service.submission_id))
-        reason = f"{reason}; last output: {tail[-LOG_TAIL:]}" if tail.strip() else reason
+        logs = self.secrets.redact(
+            service, self.clusters.engine(service.ray_address).logs(service.submission_id)
+        )
+        reason = f"{reason}; last output: {logs[-LOG_TAIL:]}" if logs.strip() else reason
+        setup = read_mark(logs, SETUP_FAILED_MARK)
         service.restarts += 1
         service.address = None
-        if service.restarts > MAX_RESTARTS:
+        if setup is not None:
+            service.status = ServiceStatus.FAILED
+            service.status_reason = f"{setup}; {reason}"
+        elif service.restarts > MAX_RESTARTS:
             service.status = ServiceStatus.FAILED
             service.status_reason = f"crashed {service.restarts} times in a row; {reason}"
         else:
@@ -160,21 +178,27 @@ class ServiceReconciler:
         self.session.commit()
 
     def _spec(self, service: ServiceRecord) -> JobSpec:
-        """No credential of any kind: a service needs no job API, so it gets no claim token;
-        only the allow-listed variables, and its own spec, which the entrypoint keeps from the
-        user's command."""
+        """Only the allow-listed variables, the service's own spec, and, when it names
+        secrets, a claim token for them (``service_secrets``), never their values; the
+        entrypoint keeps all of it from the user's command."""
         user = self.session.get(UserRecord, service.created_by) if service.created_by else None
         config = service.config
         env = passed_env(os.environ, self.settings.job_env_names)
         env["PYTHONUNBUFFERED"] = "1"
         env[SPEC_ENV] = json.dumps(
             {
+                "id": str(service.id),
                 "command": config["command"],
                 "env": config.get("env", {}),
+                "requirements": config.get("requirements", []),
+                "secrets": config.get("secrets", []),
                 "env_names": list(self.settings.job_env_names),
                 "sandbox_required": self.settings.auth_required,
             }
         )
+        if config.get("secrets"):
+            env[API_URL_ENV] = self.settings.resolved_job_api_url
+            env[SERVICE_CLAIM_ENV] = self.secrets.mint(service)
         labels = engine_labels(
             self.settings.namespace,
             service.project_id,

@@ -22,6 +22,7 @@ from assay.api.deps import (
     JobAccessDep,
     JobCredentialsDep,
     RuntimeDep,
+    ServiceSecretsDep,
     WorkerDeskDep,
 )
 from assay.compute import EngineStatus
@@ -32,6 +33,7 @@ from assay.schemas.job_api import (
     JobObject,
     JobObjectList,
     JobObjectsDeleted,
+    ServiceSecretValues,
     WorkerBeat,
     WorkerFinished,
     WorkerStops,
@@ -82,6 +84,13 @@ def api_key(job: CurrentJob, access: JobAccessDep) -> JobApiKey:
     """The provider API key named in the job's own config (404 when it names none)."""
     key = access.api_key(job)
     return JobApiKey(name=key.name, value=key.value)
+
+
+@router.post("/service/secrets", response_model=ServiceSecretValues)
+def service_secrets(request: Request, secrets: ServiceSecretsDep) -> ServiceSecretValues:
+    """Trade a service's claim token (once) for the secrets the service names; its entrypoint
+    asks before it becomes the service's command."""
+    return ServiceSecretValues(env=secrets.claim(read_bearer(request)))
 
 
 @router.get("/objects", response_model=JobObjectList)

@@ -88,7 +88,7 @@ def get_service_logs(
     if follow:
         manager.get(project.id, name)  # a 404 before the stream starts
         stream = ServiceManager.follow(
-            runtime.session_factory, runtime.clusters, runtime.settings, project.id, name
+            runtime.session_factory, runtime.clusters, runtime.settings, runtime.secret_box, project.id, name
         )
         lines = iterate_in_threadpool(stream)
         return StreamingResponse(lines, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,86 @@
+"""The secrets a service names (``secrets``), and how its process gets them.
+
+The value never travels with the engine's submission: the reconciler mints a claim token for
+the generation it submits (only its hash is kept, ``service_credentials``), the entrypoint
+(``assay.jobs.serve``) trades it once at the internal job API for exactly the service's
+secrets, and hands them to the user's command as variables, never the token. A secret reaches
+a service only when its ``allowed_hosts`` holds ``*``: the service's code can send it anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from assay.errors import AuthenticationError, InvalidInputError
+from assay.records import DesiredState, SecretRecord, ServiceRecord
+from assay.repositories.secrets import SecretRepository
+from assay.repositories.service_credentials import ServiceCredentialRepository
+from assay.repositories.services import RESTING, ServiceRepository
+from assay.security.destinations import check_release_to_code
+from assay.security.job_tokens import CLAIM_PREFIX, REDACTED, new_claim_token, redact_job_tokens
+from assay.security.secret_box import SecretBox
+from assay.security.tokens import token_hash
+
+INVALID = "the service credential is invalid, already used, or its service has moved on"
+
+
+class ServiceSecrets:
+    def __init__(self, session: Session, box: SecretBox) -> None:
+        self.session = session
+        self.box = box
+        self.credentials = ServiceCredentialRepository(session)
+
+    def records(self, project_id: str, names: Sequence[str]) -> list[SecretRecord]:
+        """The project's secrets of these names (case-insensitive), each one that a service
+        may receive; 422 naming ``secrets[i]`` otherwise."""
+        secrets = SecretRepository(self.session)
+        found = []
+        for index, name in enumerate(names):
+            field = f"secrets[{index}]"
+            record = secrets.get(project_id, name.lower())
+            if record is None:
+                raise InvalidInputError(
+                    f"secret {name.lower()!r} does not exist in this project", field=field
+                )
+            check_release_to_code(record.name, record.allowed_hosts, field=field)
+            found.append(record)
+        return found
+
+    def mint(self, service: ServiceRecord) -> str:
+        """A claim token for the service's current generation (the caller commits it before
+        the engine sees the submission, so that the process can claim at once)."""
+        token = new_claim_token()
+        self.credentials.issue(service.id, service.generation, token_hash(token))
+        return token
+
+    def claim(self, claim_token: str) -> dict[str, str]:
+        """The service's secrets by variable name, for the unused claim token of its current
+        generation. The token is spent even when a secret is refused (gone since, or no
+        longer allowed to reach code): that generation fails with the reason."""
+        taken = (
+            self.credentials.take(token_hash(claim_token)) if claim_token.startswith(CLAIM_PREFIX) else None
+        )
+        self.session.commit()
+        service = ServiceRepository(self.session).by_id(taken[0]) if taken else None
+        if (
+            taken is None
+            or service is None
+            or service.generation != taken[1]
+            or service.desired != DesiredState.RUNNING
+            or service.status in RESTING
+        ):
+            raise AuthenticationError(INVALID)
+        names = [str(name) for name in service.config.get("secrets", [])]
+        records = self.records(service.project_id, names)
+        return {name: self.box.open(record.ciphertext) for name, record in zip(names, records, strict=True)}
+
+    def redact(self, service: ServiceRecord, text: str) -> str:
+        """No value of the service's secrets (as they are now) and no job token in ``text``."""
+        secrets = SecretRepository(self.session)
+        for name in service.config.get("secrets", []):
+            record = secrets.get(service.project_id, str(name).lower())
+            if record is not None:
+                text = text.replace(self.box.open(record.ciphertext), REDACTED)
+        return redact_job_tokens(text)
