@@ -96,7 +96,8 @@ class ServiceReconciler:
 
     def tick(self) -> bool:
         """Advance every service that is not at rest, then check the health of the replicas
-        that are due, all at once; whether any service is still moving."""
+        that are due, all at once; whether any replica is still moving (neither running nor
+        failed)."""
         moving = False
         running: list[ServiceRecord] = []
         probes: list[Probe] = []
@@ -118,15 +119,8 @@ class ServiceReconciler:
                 self._judge(service, replica, error)
             except Exception as exc:
                 self._log_failure(service.id, exc)
-        for service in running:
-            try:
-                self._summarize(service)
-            except Exception as exc:
-                self._log_failure(service.id, exc)
-            moving = (
-                moving or service.status != ServiceStatus.RUNNING or service.ready_replicas < service.replicas
-            )
-        return moving
+        settled = (ServiceStatus.RUNNING, ServiceStatus.FAILED)
+        return moving or any(row.status not in settled for service in running for row in service.replica_rows)
 
     def _log_failure(self, service_id: object, exc: Exception) -> None:
         self.session.rollback()
@@ -151,7 +145,7 @@ class ServiceReconciler:
         if replica.generation != service.generation:  # a start or restart asked through the API
             engine.stop(replica.submission_id)
             replica.begin(service.generation)
-            self.session.commit()
+            self._save(service)
         if replica.status == ServiceStatus.FAILED:
             return None
         if replica.status == ServiceStatus.CREATED:
@@ -175,7 +169,7 @@ class ServiceReconciler:
             replica.address = read_address(engine.logs(replica.submission_id))
             if replica.address is None:
                 return None
-            self.session.commit()
+            self._save(service)
         url = f"{replica.address}{service.config.get('health_path', '/')}"
         if replica.status == ServiceStatus.STARTING:
             return url
@@ -183,7 +177,7 @@ class ServiceReconciler:
             return None
         if replica.restarts and replica.started_at is not None and now - replica.started_at >= STEADY:
             replica.restarts = 0
-            self.session.commit()
+            self._save(service)
         interval = dt.timedelta(seconds=self.settings.service_health_interval_seconds)
         return url if replica.checked_at is None or replica.checked_at + interval <= now else None
 
@@ -191,7 +185,7 @@ class ServiceReconciler:
         engine.submit(self._spec(service, replica.submission_id))
         replica.status = ServiceStatus.STARTING
         replica.retry_at = None
-        self.session.commit()
+        self._save(service)
 
     def _judge(self, service: ServiceRecord, replica: ServiceReplicaRecord, error: str | None) -> None:
         """A starting replica runs once its health check passes (until then the reason says
@@ -207,7 +201,7 @@ class ServiceReconciler:
                 log.info("service %s/%s: replica %d runs", service.project_id, service.name, replica.index)
             else:
                 replica.status_reason = f"waiting for the health check: {error}"
-            self.session.commit()
+            self._save(service)
             return
         replica.checked_at = now
         replica.health_failures = 0 if error is None else replica.health_failures + 1
@@ -216,7 +210,7 @@ class ServiceReconciler:
             reason = f"health check failed {replica.health_failures} times: {error}"
             self._crashed(service, replica, engine, reason, live=True)
             return
-        self.session.commit()
+        self._save(service)
 
     def _crashed(
         self,
@@ -244,7 +238,7 @@ class ServiceReconciler:
             replica.status = ServiceStatus.STARTING
             replica.status_reason = f"restarting (crash {replica.restarts}): {reason}"
             replica.retry_at = utcnow() + backoff(replica.restarts)
-        self.session.commit()
+        self._save(service)
         log.warning(
             "service %s/%s replica %d: %s",
             service.project_id,
@@ -252,6 +246,12 @@ class ServiceReconciler:
             replica.index,
             replica.status_reason,
         )
+
+    def _save(self, service: ServiceRecord) -> None:
+        """Commit a replica's change with the service's summary, so that no reader ever sees
+        one without the other."""
+        self._summarize(service)
+        self.session.commit()
 
     def _summarize(self, service: ServiceRecord) -> None:
         """The service's status from its replicas': running while one runs."""
