@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import logging
 import os
+import uuid
 from collections.abc import Sequence
 
 import httpx
@@ -76,7 +77,7 @@ def check_health(urls: Sequence[str], timeout: float) -> list[str | None]:
         except TimeoutError:
             return f"no answer within {timeout:g} s"
         except (httpx.HTTPError, OSError) as exc:
-            return f"{type(exc).__name__}: {exc}".rstrip(": ")
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return None if status < 400 else f"it answered {status}"
 
     async def every() -> list[str | None]:
@@ -122,7 +123,7 @@ class ServiceReconciler:
         settled = (ServiceStatus.RUNNING, ServiceStatus.FAILED)
         return moving or any(row.status not in settled for service in running for row in service.replica_rows)
 
-    def _log_failure(self, service_id: object, exc: Exception) -> None:
+    def _log_failure(self, service_id: uuid.UUID, exc: Exception) -> None:
         self.session.rollback()
         if isinstance(exc, EngineUnavailableError):
             log.warning("compute engine unavailable while advancing service %s: %s", service_id, exc)
