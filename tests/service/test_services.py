@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,7 @@ from assay.schemas.projects import ProjectCreate
 from assay.schemas.services import AppServiceCreate
 from assay.services.app_services import ServiceManager, ready_addresses
 from assay.services.projects import ProjectService
-from assay.services.service_reconciler import MAX_RESTARTS, STEADY
+from assay.services.service_reconciler import MAX_RESTARTS, STEADY, check_health
 from tests.service.conftest import World
 
 COMMAND = ["python", "-m", "http.server"]
@@ -351,3 +352,20 @@ def test_names_are_unique_and_code_permission_is_required(world: World) -> None:
             services.create(world.settings.default_project, admin, body)
     with pytest.raises(ValueError, match="replicas"):
         AppServiceCreate.model_validate({"name": "big", "command": COMMAND, "replicas": 17})
+
+
+def test_health_checks_run_together_and_say_what_failed(app_server: AppServer) -> None:
+    """A service that accepts and never answers costs one timeout, and the others' checks
+    are judged all the same, each with its own verdict."""
+    with socket.create_server(("127.0.0.1", 0)) as silent, socket.create_server(("127.0.0.1", 0)) as closed:
+        closed_port = closed.getsockname()[1]
+        closed.close()
+        urls = [
+            f"{url(app_server)}/ready",
+            f"{url(app_server)}/missing",
+            f"http://127.0.0.1:{silent.getsockname()[1]}/",
+            f"http://127.0.0.1:{closed_port}/",
+        ]
+        verdicts = check_health(urls, 0.5)
+    assert verdicts[:3] == [None, "it answered 404", "no answer within 0.5 s"]
+    assert (verdicts[3] or "").startswith("ConnectError")
