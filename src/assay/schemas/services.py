@@ -50,6 +50,7 @@ class AppServiceCreate(BaseModel):
         return env
 
 
+ASKED = "Replicas asked for"
 READY = "Replicas running and passing their health checks; the service is running while one is"
 
 
@@ -62,7 +63,7 @@ class ServiceResponse(BaseModel):
     status: str
     status_reason: str | None
     restarts: int = Field(description="Crashes of its replicas since they last ran steadily")
-    replicas: int = Field(description="Replicas asked for")
+    replicas: int = Field(description=ASKED)
     ready_replicas: int = Field(description=READY)
     generation: int
     engine_name: str
@@ -88,7 +89,7 @@ class ServiceStatusResponse(BaseModel):
     desired: str
     status_reason: str | None
     restarts: int
-    replicas: int = Field(description="Replicas asked for")
+    replicas: int = Field(description=ASKED)
     ready_replicas: int = Field(description=READY)
     replica_status: list[ReplicaStatusResponse] = Field(description="Each replica, by index")
 
