@@ -101,6 +101,20 @@ class Settings(BaseSettings):
     reconcile_wakeup: bool = Field(
         default=True, description="a request that creates or changes a job or workflow wakes the reconciler"
     )
+    service_health_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often each running service replica's health path is checked "
+        "(at most as often as the reconciler looks)",
+    )
+    service_health_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="how long one health check may take before it counts as failed"
+    )
+    service_health_failures: int = Field(
+        default=3,
+        ge=1,
+        description="failed health checks in a row after which a running replica is restarted",
+    )
     tracking_interval_seconds: float = 2.0
     job_cpus: float = 1.0
     warm_pool: bool = Field(

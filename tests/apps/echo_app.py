@@ -1,6 +1,7 @@
 """A small ASGI app that tests run as an ``app`` service (``python tests/apps/echo_app.py``):
-a page, the headers it received, the digest of a streamed upload, a stream of events, a
-WebSocket echo, and what reached its process (``/probe``). It listens where the service
+a page, the headers it received (and its port, which tells replicas apart), the digest of a
+streamed upload, a stream of events, a WebSocket echo, what reached its process (``/probe``),
+and a health path that fails once ``/sicken`` was posted. It listens where the service
 entrypoint tells it (``$HOST:$PORT``). Like a careless app, it prints the variables named in
 ``ECHO_PRINT`` when it starts: their values must not show in the service's logs."""
 
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -32,7 +33,7 @@ async def page(request: Request) -> HTMLResponse:
 
 
 async def headers(request: Request) -> JSONResponse:
-    return JSONResponse({"headers": dict(request.headers), "pid": os.getpid()})
+    return JSONResponse({"headers": dict(request.headers), "port": os.environ["PORT"]})
 
 
 async def digest_body(request: Request) -> JSONResponse:
@@ -54,6 +55,17 @@ async def events(request: Request) -> StreamingResponse:
             await asyncio.sleep(delay)
 
     return StreamingResponse(produce(), media_type="text/event-stream")
+
+
+async def health(request: Request) -> PlainTextResponse:
+    sick = getattr(request.app.state, "sick", False)
+    return PlainTextResponse("sick" if sick else "ok", status_code=503 if sick else 200)
+
+
+async def sicken(request: Request) -> JSONResponse:
+    """From now on this process's health path fails, though it goes on serving."""
+    request.app.state.sick = True
+    return JSONResponse({"port": os.environ["PORT"]})
 
 
 async def echo(websocket: WebSocket) -> None:
@@ -83,6 +95,8 @@ app = Starlette(
         Route("/body", digest_body, methods=["POST"]),
         Route("/events", events),
         Route("/probe", probe),
+        Route("/health", health),
+        Route("/sicken", sicken, methods=["POST"]),
         WebSocketRoute("/ws", echo),
     ]
 )

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Uuid,
+    column,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 
 from assay.db.engine import build_engine
 from assay.db.migrate import downgrade, upgrade
@@ -33,6 +48,7 @@ TABLES = {
     "project_members",
     "tokens",
     "services",
+    "service_replicas",
 }
 
 
@@ -123,3 +139,68 @@ def test_0009_adds_the_dataset_content_hash_and_removes_it(engine: Engine) -> No
     }
     downgrade(engine, "0008")
     assert "sha256" not in columns(engine, "datasets") and "row_count" in columns(engine, "datasets")
+
+
+def test_0011_makes_each_service_its_replica_0_and_back(engine: Engine) -> None:
+    """A service of 0010 keeps its engine job (``{id}-{generation}``) and its address as
+    replica 0, so the upgrade neither stops nor duplicates it; the downgrade gives them back."""
+    upgrade(engine, "0010")
+    service_id = uuid.uuid4()
+    services = table(
+        "services",
+        column("id", Uuid()),
+        *(column(name, String()) for name in ("project_id", "name", "kind", "engine_name", "desired")),
+        *(column(name, String()) for name in ("status", "address")),
+        column("config", JSON()),
+        column("generation", Integer()),
+        column("restarts", Integer()),
+        column("created_at", DateTime(timezone=True)),
+        column("updated_at", DateTime(timezone=True)),
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO projects (id, name, description, created_at) "
+                "VALUES ('p', 'P', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            insert(services).values(
+                id=service_id,
+                project_id="p",
+                name="web",
+                kind="app",
+                config={"command": ["serve"]},
+                engine_name="assay-p-web",
+                desired="running",
+                status="running",
+                generation=3,
+                restarts=1,
+                address="http://10.0.0.5:4321",
+                created_at=dt.datetime.now(dt.UTC),
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+    upgrade(engine, "0011")
+    replicas = table(
+        "service_replicas",
+        column("service_id", Uuid()),
+        *(column(name, Integer()) for name in ("index", "generation", "restarts")),
+        *(column(name, String()) for name in ("submission_id", "status", "address")),
+    )
+    with engine.connect() as connection:
+        row = connection.execute(select(replicas)).one()
+    assert (row.service_id, row.index, row.generation, row.submission_id) == (
+        service_id,
+        0,
+        3,
+        f"{service_id}-3",
+    )
+    assert (row.status, row.restarts, row.address) == ("running", 1, "http://10.0.0.5:4321")
+    assert "address" not in columns(engine, "services")
+
+    downgrade(engine, "0010")
+    assert "service_replicas" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT address FROM services")).scalar_one() == "http://10.0.0.5:4321"

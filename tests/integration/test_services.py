@@ -143,18 +143,17 @@ def test_an_app_service_behind_the_gateway(
                 Reconcile(runtime.settings)(runtime, session)
         assert running_engine_jobs(ray_head, engine_name) == 1
 
-        before = client.get(f"{base}/echo", headers=owner.headers).json()["generation"]
         victims = service_processes(marker)
         assert len(victims) == 1
         victims[0].send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 90
         while True:
-            state = client.get(f"{base}/echo", headers=owner.headers).json()
-            if state["status"] == "running" and state["generation"] > before:
+            state = client.get(f"{base}/echo/status", headers=owner.headers).json()
+            if state["status"] == "running" and state["restarts"] == 1:
                 break
             assert time.monotonic() < deadline, state
             time.sleep(0.3)
-        assert state["restarts"] == 1
+        time.sleep(1.2)  # the gateway's admissions (1 s) learn the new address
         assert web.get(f"{proxy}/").status_code == 200
         assert running_engine_jobs(ray_head, engine_name) == 1
     finally:
@@ -197,6 +196,91 @@ def wait_gone(client: TestClient, path: str) -> None:
     assert client.delete(path).status_code == 204
     deadline = time.monotonic() + 60
     while client.get(path).status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+
+
+def ready(client: TestClient, path: str, count: int, timeout: float = 60.0, **kw: Any) -> dict[str, Any]:
+    """The service's status once ``count`` replicas are ready (running and healthy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(f"{path}/status", **kw).json()
+        if body["ready_replicas"] == count:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} has not {count} ready replicas after {timeout:.0f}s: {body}")
+        time.sleep(0.2)
+
+
+@one_backend
+def test_replicas_share_the_load_and_restart_alone(
+    client: TestClient, runtime: Runtime, ray_head: LocalRayHead, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas answer through the gateway in turn; a killed one is restarted alone while
+    the other goes on answering; one whose health path starts failing is restarted too."""
+    ray_head.ensure_started()
+    monkeypatch.setattr(runtime.settings, "service_health_interval_seconds", 0.5)
+    owner = add_account(client, "rep-owner", admin=True)
+    project = create_project(client, "reps", owner)
+    base = f"{API}/projects/{project}/services"
+    marker = f"--marker={uuid.uuid4().hex}"
+    body = {
+        "name": "echo",
+        "command": [sys.executable, APP, marker],
+        "health_path": "/health",
+        "replicas": 2,
+        "num_cpus": 0.25,
+    }
+    assert client.post(base, json={**body, "replicas": 17}, headers=owner.headers).status_code == 422
+    created = client.post(base, json=body, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    assert (created.json()["replicas"], created.json()["ready_replicas"]) == (2, 0)
+    engine_name = created.json()["engine_name"]
+    path = f"{base}/echo"
+    try:
+        status = ready(client, path, 2, headers=owner.headers)
+        assert status["status"] == "running" and [r["index"] for r in status["replica_status"]] == [0, 1]
+        web = httpx.Client(base_url=server_url(client), headers=owner.headers)
+        proxy = f"{path}/proxy"
+        ports = [web.get(f"{proxy}/headers").json()["port"] for _ in range(6)]
+        assert len(set(ports)) == 2 and ports[:2] * 3 == ports  # round robin
+        assert running_engine_jobs(ray_head, engine_name) == 2
+        logs = client.get(f"{path}/logs", headers=owner.headers).json()["logs"]
+        assert "[0] assay-service-address:" in logs and "[1] assay-service-address:" in logs
+        alone = client.get(f"{path}/logs", params={"replica": 1}, headers=owner.headers).json()["logs"]
+        assert "\nassay-service-address: http://" in alone and "[1] " not in alone
+        assert client.get(f"{path}/logs", params={"replica": 2}, headers=owner.headers).status_code == 404
+
+        victim, survivor = ports[0], ports[1]
+        serving(marker)[victim].send_signal(signal.SIGKILL)
+        ready(client, path, 1, headers=owner.headers)
+        time.sleep(1.2)  # the gateway's admissions (1 s) forget the dead replica's address
+        answers = [web.get(f"{proxy}/headers") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4
+        assert victim not in {a.json()["port"] for a in answers}
+        status = ready(client, path, 2, headers=owner.headers)
+        assert status["restarts"] == 1 and running_engine_jobs(ray_head, engine_name) == 2
+        assert sorted(r["restarts"] for r in status["replica_status"]) == [0, 1]
+        time.sleep(1.2)  # and learn the new one's
+        fresh = {web.get(f"{proxy}/headers").json()["port"] for _ in range(4)}
+        assert survivor in fresh and victim not in fresh and len(fresh) == 2
+
+        sick = web.post(f"{proxy}/sicken").json()["port"]
+        reasons = set()
+        deadline = time.monotonic() + 60
+        while (status := client.get(f"{path}/status", headers=owner.headers).json())["restarts"] < 2:
+            reasons.add(status["status_reason"])
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        reasons.add(status["status_reason"])
+        assert any("health check failed 3 times: it answered 503" in (reason or "") for reason in reasons)
+        assert status["status"] == "running"  # the other replica answers meanwhile
+        ready(client, path, 2, headers=owner.headers)
+        assert sick not in serving(marker) and running_engine_jobs(ray_head, engine_name) == 2
+    finally:
+        assert client.delete(path, headers=owner.headers).status_code == 204
+    deadline = time.monotonic() + 60
+    while client.get(path, headers=owner.headers).status_code != 404 or service_processes(marker):
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
@@ -249,7 +333,7 @@ def test_an_app_gets_its_secret_and_requirement_and_the_secret_goes_nowhere_else
 
         # What Ray holds (runtime_env, metadata, entrypoint): a spent claim token, no value.
         dashboard = JobSubmissionClient(ray_head.dashboard_url, headers=ray_head.auth_headers())
-        info = dashboard.get_job_info(f"{service['id']}-{service['generation']}")
+        info = dashboard.get_job_info(f"{service['id']}-{service['generation']}-0-0")
         assert SECRET not in json.dumps([info.runtime_env, info.metadata, info.entrypoint])
         claim = info.runtime_env["env_vars"][SERVICE_CLAIM_ENV]
         again = client.post(f"{API}/job/service/secrets", headers={"Authorization": f"Bearer {claim}"})
@@ -275,3 +359,9 @@ def test_a_requirement_that_does_not_install_fails_the_service_with_pips_reason(
         assert client.get(f"{base}/broken").json()["generation"] == 1
     finally:
         wait_gone(client, f"{base}/broken")
+
+
+def serving(marker: str) -> dict[str, psutil.Process]:
+    """The app's processes, by the port each serves on (``$PORT``: process ids inside the
+    sandbox's own PID namespace are not the host's)."""
+    return {process.environ()["PORT"]: process for process in service_processes(marker)}

@@ -1,13 +1,14 @@
 """A project's services go with it, but only at rest: deleting a project whose service still
-runs (or starts, or stops) is refused even with ``force``, since its process would live on
-with no row to stop it; once stopped, ``force`` takes the service rows with the project."""
+runs (or starts, or stops) is refused even with ``force``, since its processes would live on
+with no row to stop them; once stopped, ``force`` takes the service and replica rows with the
+project."""
 
 from __future__ import annotations
 
 import pytest
 
 from assay.errors import ConflictError
-from assay.records import ServiceRecord, ServiceStatus
+from assay.records import ServiceRecord, ServiceReplicaRecord, ServiceStatus
 from assay.repositories.projects import ProjectRepository
 from assay.schemas.projects import ProjectCreate
 from assay.schemas.services import AppServiceCreate
@@ -21,8 +22,8 @@ def project_with_a_service(world: World) -> str:
         admin = world.admin(session)
         projects = ProjectService(session, world.store, world.settings)
         project = projects.create(admin, ProjectCreate(name="team"))
-        body = AppServiceCreate(name="web", command=["python", "-m", "http.server"])
-        ServiceManager(session, world.clusters, world.settings).create(project.id, admin, body)
+        body = AppServiceCreate(name="web", command=["python", "-m", "http.server"], replicas=2)
+        ServiceManager(session, world.clusters, world.settings, world.box).create(project.id, admin, body)
         return project.id
 
 
@@ -42,7 +43,9 @@ def test_a_project_goes_with_its_services_only_once_they_are_stopped(world: Worl
     assert "1 service(s) not stopped" in refused.value.message
 
     with world.session() as session:
-        ServiceManager(session, world.clusters, world.settings).stop(project_id, "web", world.admin(session))
+        ServiceManager(session, world.clusters, world.settings, world.box).stop(
+            project_id, "web", world.admin(session)
+        )
     for _ in range(3):
         world.tick()
     with world.session() as session:
@@ -53,3 +56,4 @@ def test_a_project_goes_with_its_services_only_once_they_are_stopped(world: Worl
     with world.session() as session:
         assert ProjectRepository(session).get(project_id) is None
         assert session.query(ServiceRecord).filter_by(project_id=project_id).count() == 0
+        assert session.query(ServiceReplicaRecord).count() == 0

@@ -1,19 +1,20 @@
 """The service state machine on a real database, with the in-memory engine in Ray's place:
-crashes restart with a growing backoff and end ``failed``; the health check gates
-``running``; stop, restart and delete leave exactly the processes they should; a reconciler
-that starts afresh (an API restart) submits nothing new."""
+crashes restart the crashed replica alone with a growing backoff and end ``failed``; the
+health check gates ``running`` and, failing in a row, restarts a running replica; stop,
+restart and delete leave exactly the processes they should; a reconciler that starts afresh
+(an API restart) submits nothing new; the gateway's addresses are the ready replicas'."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import update
 
 from assay.compute import EngineStatus
 from assay.errors import (
@@ -22,27 +23,38 @@ from assay.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceNotRunningError,
 )
 from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV
 from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
-from assay.records import ServiceRecord, UserRecord
+from assay.records import ServiceRecord, ServiceReplicaRecord, UserRecord
 from assay.records.base import utcnow
 from assay.schemas.secrets import SecretUploadRequest
 from assay.schemas.services import AppServiceCreate
 from assay.security.job_tokens import REDACTED
-from assay.services.app_services import ServiceManager
+from assay.services.app_services import ServiceManager, ready_addresses
 from assay.services.secrets import SecretService
-from assay.services.service_reconciler import MAX_RESTARTS
+from assay.services.service_reconciler import MAX_RESTARTS, STEADY, check_health
 from assay.services.service_secrets import ServiceSecrets
 from tests.service.conftest import World
 
 COMMAND = ["python", "-m", "http.server"]
+LIVE = (EngineStatus.PENDING, EngineStatus.RUNNING)
 TOKEN = "hf-service-secret-value-0123456789"
 
 
+class AppServer(ThreadingHTTPServer):
+    sick = False  # the test's switch: its health path fails from then on
+
+
 class Healthy(BaseHTTPRequestHandler):
+    server: AppServer
+
     def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/ready" else 404)
+        if self.path != "/ready":
+            self.send_response(404)
+        else:
+            self.send_response(503 if self.server.sick else 200)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -50,12 +62,16 @@ class Healthy(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def app_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+def app_server() -> Iterator[AppServer]:
+    server = AppServer(("127.0.0.1", 0), Healthy)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
+
+
+def url(server: AppServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 @contextlib.contextmanager
@@ -73,54 +89,82 @@ def create(world: World, **fields: object) -> ServiceRecord:
 def state(world: World) -> ServiceRecord:
     with manager(world) as (services, _):
         found = services.get(world.settings.default_project, "web")
+        for row in found.replica_rows:
+            services.session.expunge(row)
         services.session.expunge(found)
         return found
 
 
-def come_up(world: World, address: str) -> None:
-    """The engine runs the current generation, whose entrypoint announced ``address``."""
-    submission = state(world).submission_id
+def replica(world: World, index: int = 0) -> ServiceReplicaRecord:
+    return state(world).replica_rows[index]
+
+
+def come_up(world: World, address: str, index: int = 0) -> None:
+    """The engine runs the replica's current process, whose entrypoint announced ``address``."""
+    submission = replica(world, index).submission_id
     world.compute.start(submission)
     world.compute.submissions[submission].logs += f"{ADDRESS_MARK} {address}\n"
+
+
+def shift(world: World, index: int, **moments: dt.timedelta) -> None:
+    """Move a replica's recorded moments into the past, as if that much time had gone by."""
+    with world.session() as session:
+        row = session.get(ServiceReplicaRecord, (state(world).id, index))
+        assert row is not None
+        for column, ago in moments.items():
+            setattr(row, column, utcnow() - ago)
+        session.commit()
+
+
+def live_submissions(world: World) -> list[str]:
+    return [key for key, found in world.compute.submissions.items() if found.state.status in LIVE]
+
+
+def addresses(world: World) -> tuple[str, ...]:
+    with world.session() as session:
+        return ready_addresses(session, world.settings.default_project, "web")
 
 
 def test_a_crashing_service_backs_off_then_fails(world: World) -> None:
     create(world)
     world.tick()
-    first = state(world)
-    assert first.status == "starting" and first.submission_id in world.compute.submissions
+    first = replica(world)
+    assert state(world).status == "starting" and first.submission_id in world.compute.submissions
     spec = world.compute.submissions[first.submission_id].spec
     assert "ASSAY_JOB_CLAIM_TOKEN" not in spec.env and spec.labels["assay.kind"] == "service"
     assert SPEC_ENV in spec.env and spec.argv[-1] == "assay.jobs.serve"
     delays = []
     for crash in range(1, MAX_RESTARTS + 2):
-        world.compute.fail(state(world).submission_id, f"exit code {crash}")
+        world.compute.fail(replica(world).submission_id, f"exit code {crash}")
         world.tick()
-        service = state(world)
-        assert service.restarts == crash
+        service, row = state(world), replica(world)
+        assert service.restarts == row.restarts == crash
         if crash > MAX_RESTARTS:
             break
-        assert service.status == "starting" and service.retry_at is not None
-        delays.append(round((service.retry_at - utcnow()).total_seconds()))
+        assert service.status == "starting" and row.retry_at is not None
+        delays.append(round((row.retry_at - utcnow()).total_seconds()))
         world.tick()  # within the backoff: nothing is submitted
-        assert service.submission_id not in world.compute.submissions
-        with world.session() as session:  # the backoff has passed
-            session.execute(update(ServiceRecord).values(retry_at=utcnow() - dt.timedelta(seconds=1)))
-            session.commit()
+        assert row.submission_id not in world.compute.submissions
+        shift(world, 0, retry_at=dt.timedelta(seconds=1))  # the backoff has passed
         world.tick()
-        assert state(world).submission_id in world.compute.submissions
+        assert replica(world).submission_id in world.compute.submissions
     assert delays == [1, 2, 4]
-    assert service.status == "failed" and "exit code 4" in (service.status_reason or "")
+    assert service.status == row.status == "failed"
+    assert (service.status_reason or "").startswith("crashed 4 times in a row") and "exit code 4" in (
+        service.status_reason or ""
+    )
     world.tick()
     assert len(world.compute.submissions) == MAX_RESTARTS + 1
 
 
-def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: World, app_server: str) -> None:
+def test_health_gates_running_and_stop_restart_delete_keep_one_process(
+    world: World, app_server: AppServer
+) -> None:
     create(world, health_path="/ready")
     world.tick()
-    come_up(world, app_server)
+    come_up(world, url(app_server))
     world.tick()
-    assert state(world).status == "running" and state(world).address == app_server
+    assert state(world).status == "running" and addresses(world) == (url(app_server),)
 
     # An API restart: fresh reconcilers find the same submission and submit nothing new.
     before = dict(world.compute.submissions)
@@ -132,13 +176,8 @@ def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: Wo
     with manager(world) as (services, admin):
         services.restart(project, "web", admin)
     world.tick()
-    live = [
-        s
-        for s in world.compute.submissions.values()
-        if s.state.status in (EngineStatus.PENDING, EngineStatus.RUNNING)
-    ]
-    assert [s.spec.submission_id for s in live] == [state(world).submission_id]
-    come_up(world, app_server)
+    assert live_submissions(world) == [replica(world).submission_id]
+    come_up(world, url(app_server))
     world.tick()
     assert state(world).status == "running" and state(world).generation == 2
 
@@ -153,7 +192,9 @@ def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: Wo
     world.tick()
     assert state(world).status == "stopped"
     assert "".join(follow) == "stopped\n"  # the rest of the output, then the stream ends
-    assert world.compute.submissions[state(world).submission_id].stop_asked
+    assert world.compute.submissions[replica(world).submission_id].stop_asked
+    with pytest.raises(ServiceNotRunningError):
+        addresses(world)
 
     with manager(world) as (services, admin):
         services.start(project, "web", admin)
@@ -165,12 +206,130 @@ def test_health_gates_running_and_stop_restart_delete_keep_one_process(world: Wo
     create(world)  # the name is free again
 
 
-def test_an_unhealthy_service_stays_starting(world: World, app_server: str) -> None:
+def test_an_unhealthy_service_stays_starting(world: World, app_server: AppServer) -> None:
     create(world, health_path="/missing")
     world.tick()
-    come_up(world, app_server)
+    come_up(world, url(app_server))
     world.tick()
     assert state(world).status == "starting"
+    assert state(world).status_reason == "waiting for the health check: it answered 404"
+
+
+def test_replicas_run_apart_and_a_crashed_one_restarts_alone(world: World, app_server: AppServer) -> None:
+    create(world, health_path="/ready", replicas=3, num_cpus=0.5)
+    world.tick()
+    first = [row.submission_id for row in state(world).replica_rows]
+    assert sorted(world.compute.submissions) == sorted(first) and len(set(first)) == 3
+    assert {world.compute.submissions[key].spec.num_cpus for key in first} == {0.5}
+
+    come_up(world, url(app_server), 0)
+    world.tick()
+    service = state(world)
+    assert (service.status, service.ready_replicas, service.replicas) == ("running", 1, 3)
+    assert addresses(world) == (url(app_server),)
+    come_up(world, url(app_server), 1)
+    come_up(world, url(app_server), 2)
+    world.tick()
+    assert state(world).ready_replicas == 3 and len(addresses(world)) == 3
+
+    # An API restart: fresh reconcilers submit nothing new and stop nothing.
+    world.tick()
+    world.tick()
+    assert sorted(live_submissions(world)) == sorted(first)
+
+    world.compute.fail(first[1], "exit code 9")
+    world.tick()
+    service = state(world)
+    assert (service.status, service.ready_replicas, service.restarts) == ("running", 2, 1)
+    assert (service.status_reason or "").startswith("replica 1: restarting (crash 1)")
+    assert len(addresses(world)) == 2
+    shift(world, 1, retry_at=dt.timedelta(seconds=1))
+    world.tick()
+    again = replica(world, 1).submission_id
+    assert again not in first and sorted(live_submissions(world)) == sorted([first[0], first[2], again])
+    come_up(world, url(app_server), 1)
+    world.tick()
+    assert state(world).ready_replicas == 3 and state(world).status_reason is None
+
+    # A replica that has run steadily starts counting its crashes from zero again.
+    shift(world, 1, started_at=STEADY + dt.timedelta(seconds=1))
+    world.tick()
+    assert replica(world, 1).restarts == 0 and state(world).restarts == 0
+
+    with manager(world) as (services, admin):
+        services.restart(world.settings.default_project, "web", admin)
+    world.tick()
+    fresh = [row.submission_id for row in state(world).replica_rows]
+    assert sorted(live_submissions(world)) == sorted(fresh) and not set(fresh) & {*first, again}
+    assert state(world).status == "starting"
+
+
+def test_failing_health_checks_restart_a_running_replica(world: World, app_server: AppServer) -> None:
+    create(world, health_path="/ready", replicas=2)
+    world.tick()
+    come_up(world, url(app_server), 0)
+    come_up(world, url(app_server), 1)
+    world.tick()
+    assert state(world).ready_replicas == 2
+    process = replica(world, 0).submission_id
+    app_server.sick = True
+    world.tick()  # not due yet: a running replica is checked every interval
+    assert replica(world, 0).health_failures == 0
+    failures = world.settings.service_health_failures
+    interval = dt.timedelta(seconds=world.settings.service_health_interval_seconds)
+    for failure in range(1, failures + 1):
+        shift(world, 0, checked_at=interval)
+        world.tick()
+        assert replica(world, 0).health_failures == (failure if failure < failures else 0)
+    row = replica(world, 0)
+    assert row.status == "starting" and row.restarts == 1 and row.submission_id != process
+    assert (row.status_reason or "").startswith(f"restarting (crash 1): health check failed {failures} times")
+    assert "it answered 503" in (row.status_reason or "")
+    assert world.compute.submissions[process].stop_asked  # it still ran, answering badly
+    service = state(world)
+    assert (service.status, service.ready_replicas) == ("running", 1)
+
+
+def test_the_service_fails_only_when_every_replica_has(world: World) -> None:
+    create(world, replicas=2)
+    world.tick()
+    for index in (0, 1):
+        for _ in range(MAX_RESTARTS + 1):
+            shift(world, index, retry_at=dt.timedelta(seconds=1))
+            world.tick()
+            world.compute.fail(replica(world, index).submission_id, f"replica {index} broke")
+            world.tick()
+        assert replica(world, index).status == "failed"
+        assert state(world).status == ("starting" if index == 0 else "failed")
+    reason = state(world).status_reason or ""
+    assert reason.startswith("replica 0: crashed 4 times in a row") and "replica 1: crashed" in reason
+    submitted = len(world.compute.submissions)
+    world.tick()
+    assert len(world.compute.submissions) == submitted == 2 * (MAX_RESTARTS + 1)
+
+
+def test_logs_of_several_replicas_are_prefixed_or_one_replicas_alone(
+    world: World, app_server: AppServer
+) -> None:
+    project = world.settings.default_project
+    create(world, replicas=2)
+    world.tick()
+    come_up(world, url(app_server), 0)
+    come_up(world, url(app_server), 1)
+    world.compute.submissions[replica(world, 1).submission_id].logs += "half a li"
+    with manager(world) as (services, _):
+        both = services.logs(project, "web")
+        assert both.startswith(f"[0] started\n[0] {ADDRESS_MARK}") and f"[1] {ADDRESS_MARK}" in both
+        assert services.logs(project, "web", 1).startswith(f"started\n{ADDRESS_MARK}")
+        with pytest.raises(NotFoundError):
+            services.logs(project, "web", 2)
+    follow = ServiceManager.follow(
+        world.session_factory, world.clusters, world.settings, world.box, project, "web", poll=0.01
+    )
+    assert next(follow).startswith("[0] started\n")
+    assert next(follow).endswith(f"{url(app_server)}\n")  # whole lines only: "half a li" waits
+    world.compute.submissions[replica(world, 1).submission_id].logs += "ne\n"
+    assert next(follow) == "[1] half a line\n"
 
 
 def test_names_are_unique_and_code_permission_is_required(world: World) -> None:
@@ -183,6 +342,25 @@ def test_names_are_unique_and_code_permission_is_required(world: World) -> None:
         body = AppServiceCreate.model_validate({"name": "other", "command": COMMAND})
         with pytest.raises(PermissionDeniedError):
             services.create(world.settings.default_project, admin, body)
+    with pytest.raises(ValueError, match="replicas"):
+        AppServiceCreate.model_validate({"name": "big", "command": COMMAND, "replicas": 17})
+
+
+def test_health_checks_run_together_and_say_what_failed(app_server: AppServer) -> None:
+    """A service that accepts and never answers costs one timeout, and the others' checks
+    are judged all the same, each with its own verdict."""
+    with socket.create_server(("127.0.0.1", 0)) as silent, socket.create_server(("127.0.0.1", 0)) as closed:
+        closed_port = closed.getsockname()[1]
+        closed.close()
+        urls = [
+            f"{url(app_server)}/ready",
+            f"{url(app_server)}/missing",
+            f"http://127.0.0.1:{silent.getsockname()[1]}/",
+            f"http://127.0.0.1:{closed_port}/",
+        ]
+        verdicts = check_health(urls, 0.5)
+    assert verdicts[:3] == [None, "it answered 404", "no answer within 0.5 s"]
+    assert (verdicts[3] or "").startswith("ConnectError")
 
 
 def put_secret(world: World, name: str, value: str, allowed_hosts: list[str] | None) -> None:
@@ -197,7 +375,7 @@ def claim(world: World, token: str) -> dict[str, str]:
 
 
 def current_spec_env(world: World) -> dict[str, str]:
-    return world.compute.submissions[state(world).submission_id].spec.env
+    return world.compute.submissions[replica(world).submission_id].spec.env
 
 
 def test_secrets_reach_the_process_through_a_one_time_claim_only(world: World) -> None:
@@ -211,7 +389,7 @@ def test_secrets_reach_the_process_through_a_one_time_claim_only(world: World) -
     world.tick()
 
     # The engine sees the secret's name and a claim token, never its value.
-    submission = world.compute.submissions[state(world).submission_id]
+    submission = world.compute.submissions[replica(world).submission_id]
     spec = json.loads(submission.spec.env[SPEC_ENV])
     assert spec["secrets"] == ["HF_TOKEN"] and spec["requirements"] == ["packaging>=20"]
     assert TOKEN not in json.dumps([submission.spec.env, submission.spec.argv, submission.spec.labels])
@@ -222,27 +400,23 @@ def test_secrets_reach_the_process_through_a_one_time_claim_only(world: World) -
         claim(world, first)  # once
 
     # What the process prints of it is redacted, in its logs and in the reason of a crash.
-    world.compute.start(state(world).submission_id)
-    world.compute.submissions[state(world).submission_id].logs += f"HF_TOKEN={TOKEN} {first}\n"
+    world.compute.start(replica(world).submission_id)
+    world.compute.submissions[replica(world).submission_id].logs += f"HF_TOKEN={TOKEN} {first}\n"
     project = world.settings.default_project
     with manager(world) as (services, _):
         shown = services.logs(project, "web")
     assert TOKEN not in shown and first not in shown and f"HF_TOKEN={REDACTED}" in shown
-    world.compute.fail(state(world).submission_id, "exit code 1")
+    world.compute.fail(replica(world).submission_id, "exit code 1")
     world.tick()
     assert TOKEN not in (state(world).status_reason or "") and REDACTED in (state(world).status_reason or "")
 
-    # Each generation gets its own claim; a newer generation's submission ends the older ones.
-    with world.session() as session:
-        session.execute(update(ServiceRecord).values(retry_at=None))
-        session.commit()
+    # Each engine job gets its own claim; a replica's next job ends the claims of its older ones.
+    shift(world, 0, retry_at=dt.timedelta(seconds=1))  # the backoff has passed
     world.tick()
     second = current_spec_env(world)[SERVICE_CLAIM_ENV]
-    world.compute.fail(state(world).submission_id, "exit code 1")
+    world.compute.fail(replica(world).submission_id, "exit code 1")
     world.tick()
-    with world.session() as session:
-        session.execute(update(ServiceRecord).values(retry_at=None))
-        session.commit()
+    shift(world, 0, retry_at=dt.timedelta(seconds=1))  # the backoff has passed
     world.tick()
     with pytest.raises(AuthenticationError):
         claim(world, second)
@@ -268,7 +442,7 @@ def test_a_failed_setup_fails_the_service_at_once(world: World) -> None:
     """A requirement that does not install fails the same way on every try: no restart."""
     create(world, requirements=["no-such-package==9"])
     world.tick()
-    submission = state(world).submission_id
+    submission = replica(world).submission_id
     world.compute.start(submission)
     reason = "pip could not install the requirements (exit code 1); its output is above"
     world.compute.submissions[submission].logs += (

@@ -35,7 +35,7 @@ from assay.api.errors import error_response, status_for
 from assay.errors import AssayError
 from assay.records import Role, UserRecord
 from assay.runtime import Runtime
-from assay.services.app_services import running_address
+from assay.services.app_services import ready_addresses
 from assay.services.auth import Authenticator
 from assay.services.projects import ProjectAccess
 
@@ -191,12 +191,12 @@ for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
     )
 
 
-def _authorize(runtime: Runtime, connection: HTTPConnection, project: str, name: str) -> str:
-    """The caller, their role in the project and the service's address, in one session."""
+def _authorize(runtime: Runtime, connection: HTTPConnection, project: str, name: str) -> tuple[str, ...]:
+    """The caller, their role in the project and the service's ready replicas, in one session."""
     with runtime.session_factory() as session:
         user: UserRecord = Authenticator(session, runtime.settings).authenticate(read_credentials(connection))
         found = ProjectAccess(session, runtime.settings.default_project).require(user, project, Role.VIEWER)
-        return running_address(session, found.id, name)
+        return ready_addresses(session, found.id, name)
 
 
 class Admissions:
@@ -205,11 +205,13 @@ class Admissions:
     check, a membership check and a row read in the thread pool. The key is a digest of
     everything authentication reads (the credential headers and the peer's address, which
     decides the embedded mode's local admin); a revoked token, a removed member or a stopped
-    service is noticed within the TTL."""
+    service is noticed within the TTL.
+    Where it listens: its ready replicas; each request goes to the next one in turn (``pick``)."""
 
     def __init__(self, ttl: float = ADMISSION_TTL) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[bytes, str, str], tuple[float, str]] = {}
+        self._entries: dict[tuple[bytes, str, str], tuple[float, tuple[str, ...]]] = {}
+        self._turns: dict[tuple[str, str], int] = {}
 
     @staticmethod
     def key(connection: HTTPConnection, project: str, name: str) -> tuple[bytes, str, str]:
@@ -220,28 +222,37 @@ class Admissions:
         )
         return hashlib.sha256("\0".join(parts).encode()).digest(), project, name
 
-    def get(self, key: tuple[bytes, str, str]) -> str | None:
+    def get(self, key: tuple[bytes, str, str]) -> tuple[str, ...] | None:
         found = self._entries.get(key)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1]
 
-    def put(self, key: tuple[bytes, str, str], address: str) -> None:
+    def put(self, key: tuple[bytes, str, str], addresses: tuple[str, ...]) -> None:
         if len(self._entries) >= ADMISSION_ENTRIES:
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, address)
+            self._turns.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, addresses)
+
+    def pick(self, project: str, name: str, addresses: tuple[str, ...]) -> str:
+        """Round robin per service, whoever calls: one turn counter per service, not per
+        admission, so that callers who each send a request now and then still spread."""
+        turn = self._turns.get((project, name), 0)
+        self._turns[project, name] = turn + 1
+        return addresses[turn % len(addresses)]
 
 
 async def admit(connection: HTTPConnection, project: str, name: str) -> str:
-    """The address to forward to, if the caller may call the service (else its error)."""
+    """The address to forward to (the next ready replica), if the caller may call the service
+    (else its error)."""
     admissions: Admissions = connection.app.state.admissions
     key = admissions.key(connection, project, name)
-    address = admissions.get(key)
-    if address is None:
+    addresses = admissions.get(key)
+    if addresses is None:
         runtime: Runtime = connection.app.state.runtime
-        address = await anyio.to_thread.run_sync(_authorize, runtime, connection, project, name)
-        admissions.put(key, address)
-    return address
+        addresses = await anyio.to_thread.run_sync(_authorize, runtime, connection, project, name)
+        admissions.put(key, addresses)
+    return admissions.pick(project, name, addresses)
 
 
 def _same_origin(websocket: WebSocket) -> bool:

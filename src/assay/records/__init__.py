@@ -14,7 +14,7 @@ from assay.records.member import MemberRecord
 from assay.records.object_cleanup import ObjectCleanupRecord
 from assay.records.project import ProjectRecord
 from assay.records.secret import SecretRecord
-from assay.records.service import DesiredState, ServiceRecord, ServiceStatus
+from assay.records.service import DesiredState, ServiceRecord, ServiceReplicaRecord, ServiceStatus
 from assay.records.service_credential import ServiceCredentialRecord
 from assay.records.token import TokenKind, TokenRecord
 from assay.records.tracking import OutboxState, TrackingLinkRecord, TrackingOutboxRecord
@@ -43,6 +43,7 @@ __all__ = [
     "SecretRecord",
     "ServiceCredentialRecord",
     "ServiceRecord",
+    "ServiceReplicaRecord",
     "ServiceStatus",
     "TokenKind",
     "TokenRecord",

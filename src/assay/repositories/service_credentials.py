@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 
@@ -11,21 +12,25 @@ from assay.repositories.base import Repository
 class ServiceCredentialRepository(Repository[ServiceCredentialRecord]):
     record = ServiceCredentialRecord
 
-    def issue(self, service_id: uuid.UUID, generation: int, claim_hash: str) -> None:
-        """A claim for this generation; those of earlier generations stop working."""
+    def issue(
+        self, service_id: uuid.UUID, submission_id: str, claim_hash: str, current: Sequence[str]
+    ) -> None:
+        """A claim for this engine job; those of jobs that are no replica's ``current`` one go."""
         self.session.execute(
             delete(ServiceCredentialRecord).where(
                 ServiceCredentialRecord.service_id == service_id,
-                ServiceCredentialRecord.generation != generation,
+                ServiceCredentialRecord.submission_id.not_in([*current, submission_id]),
             )
         )
-        self.add(ServiceCredentialRecord(claim_hash=claim_hash, service_id=service_id, generation=generation))
+        self.add(
+            ServiceCredentialRecord(claim_hash=claim_hash, service_id=service_id, submission_id=submission_id)
+        )
 
-    def take(self, claim_hash: str) -> tuple[uuid.UUID, int] | None:
-        """The service and generation of the claim, which goes in the same step: whoever
+    def take(self, claim_hash: str) -> tuple[uuid.UUID, str] | None:
+        """The service and engine job of the claim, which goes in the same step: whoever
         deletes the row holds it, so a claim token works once even when two callers race."""
         found = self.session.execute(
-            select(ServiceCredentialRecord.service_id, ServiceCredentialRecord.generation).where(
+            select(ServiceCredentialRecord.service_id, ServiceCredentialRecord.submission_id).where(
                 ServiceCredentialRecord.claim_hash == claim_hash
             )
         ).first()

@@ -43,10 +43,14 @@ def requirement(text: str) -> str:
     return str(parsed)
 
 
+# Each replica is an engine job of its own, checked by the reconciler on every pass.
+MAX_REPLICAS = 16
+
+
 class AppServiceCreate(BaseModel):
     """Kind ``app``: any command that serves HTTP on ``$HOST:$PORT`` (both given to it).
 
-    Not yet offered, and refused rather than ignored: more than one replica, and kind ``model``."""
+    Not yet offered, and refused rather than ignored: kind ``model``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,9 +71,11 @@ class AppServiceCreate(BaseModel):
         description="Project secrets, each given to the command as the variable of its name",
     )
     health_path: str = Field("/", pattern=r"^/[^\s#]*$", max_length=1024)
-    replicas: int = Field(1, ge=1, le=1)
-    num_cpus: float = Field(1.0, gt=0, le=64)
-    num_gpus: float = Field(0.0, ge=0, le=16)
+    replicas: int = Field(
+        1, ge=1, le=MAX_REPLICAS, description="Copies of the process; the gateway spreads requests over them"
+    )
+    num_cpus: float = Field(1.0, gt=0, le=64, description="CPUs of each replica")
+    num_gpus: float = Field(0.0, ge=0, le=16, description="GPUs of each replica")
 
     @field_validator("env")
     @classmethod
@@ -91,6 +97,10 @@ class AppServiceCreate(BaseModel):
         return secrets
 
 
+ASKED = "Replicas asked for"
+READY = "Replicas running and passing their health checks; the service is running while one is"
+
+
 class ServiceResponse(BaseModel):
     id: uuid.UUID
     project_id: str
@@ -99,7 +109,9 @@ class ServiceResponse(BaseModel):
     desired: str
     status: str
     status_reason: str | None
-    restarts: int
+    restarts: int = Field(description="Crashes of its replicas since they last ran steadily")
+    replicas: int = Field(description=ASKED)
+    ready_replicas: int = Field(description=READY)
     generation: int
     engine_name: str
     config: dict[str, object]
@@ -109,11 +121,24 @@ class ServiceResponse(BaseModel):
     proxy_path: str = Field(description="Where the gateway serves it, under this server's address")
 
 
+class ReplicaStatusResponse(BaseModel):
+    index: int
+    status: str = Field(description="created, starting, running, stopping, stopped or failed")
+    status_reason: str | None
+    restarts: int = Field(description="Crashes in a row; past 3 the replica is failed and stays down")
+    started_at: dt.datetime | None = Field(description="Running (healthy) since")
+
+
 class ServiceStatusResponse(BaseModel):
-    status: str
+    status: str = Field(
+        description="running while at least one replica is; failed when every replica is failed"
+    )
     desired: str
     status_reason: str | None
     restarts: int
+    replicas: int = Field(description=ASKED)
+    ready_replicas: int = Field(description=READY)
+    replica_status: list[ReplicaStatusResponse] = Field(description="Each replica, by index")
 
 
 class ServiceLogsResponse(BaseModel):

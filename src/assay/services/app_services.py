@@ -14,7 +14,7 @@ from assay.compute import ComputeRegistry
 from assay.config import Settings
 from assay.errors import ConflictError, NotFoundError, PermissionDeniedError, ServiceNotRunningError
 from assay.naming import engine_name
-from assay.records import DesiredState, ServiceRecord, ServiceStatus, UserRecord
+from assay.records import DesiredState, ServiceRecord, ServiceReplicaRecord, ServiceStatus, UserRecord
 from assay.repositories.projects import ProjectRepository
 from assay.repositories.services import RESTING, ServiceRepository
 from assay.schemas.services import AppServiceCreate
@@ -67,6 +67,11 @@ class ServiceManager:
             created_by=user.id,
         )
         self.services.add(record)
+        for index in range(request.replicas):
+            replica = ServiceReplicaRecord(service_id=record.id, index=index)
+            replica.begin(record.generation)
+            record.replica_rows.append(replica)
+        self.session.flush()
         self.audit.record(user, "create", "service", record.id, project_id=project_id, name=request.name)
         self.session.commit()
         return record
@@ -88,9 +93,10 @@ class ServiceManager:
         self._ask(project_id, name, user, DesiredState.DELETED)
 
     def start(self, project_id: str, name: str, user: UserRecord) -> ServiceRecord:
-        """A resting service starts again as a new generation; a live one is left as it is."""
+        """A resting (or stopping) service starts again as a new generation; a live one is left
+        as it is (``restart`` also brings back its failed replicas)."""
         service = self.get(project_id, name)
-        if service.status in RESTING:
+        if service.status in RESTING or service.status == ServiceStatus.STOPPING:
             self._new_generation(service)
         service.desired = DesiredState.RUNNING
         self.audit.record(user, "start", "service", service.id, project_id=project_id)
@@ -98,24 +104,23 @@ class ServiceManager:
         return service
 
     def restart(self, project_id: str, name: str, user: UserRecord) -> ServiceRecord:
-        """Stop the running generation and start the next; the reconciler stops the old one
-        (``previous``) so that exactly one runs."""
+        """Stop every replica and start them again as the next generation: the reconciler stops
+        each replica's old engine job before it submits the new one, so exactly one runs."""
         service = self.get(project_id, name)
-        if service.status not in RESTING and service.status != ServiceStatus.CREATED:
-            service.config = {**service.config, "previous": service.submission_id}
         self._new_generation(service)
         service.desired = DesiredState.RUNNING
         self.audit.record(user, "restart", "service", service.id, project_id=project_id)
         self.session.commit()
         return service
 
-    def logs(self, project_id: str, name: str) -> str:
-        """What the current generation printed so far (the engine keeps it while it lives)."""
+    def logs(self, project_id: str, name: str, replica: int | None = None) -> str:
+        """What each replica's current process printed so far (the engine keeps it while it
+        lives): one replica's as it is, or with several, every line prefixed ``[index] ``."""
         service = self.get(project_id, name)
-        if service.status == ServiceStatus.CREATED:
-            return ""
-        engine = self.clusters.engine(service.ray_address)
-        return self.secrets.redact(service, engine.logs(service.submission_id))
+        return "".join(
+            _labelled(row.index, text) if prefixed else text
+            for row, text, prefixed in self._outputs(service, replica)
+        )
 
     @staticmethod
     def follow(
@@ -125,28 +130,50 @@ class ServiceManager:
         box: SecretBox,
         project_id: str,
         name: str,
+        replica: int | None = None,
         poll: float = 1.0,
     ) -> Iterator[str]:
         """The logs, then what is added, until the service rests (``…/logs?follow=true``).
         Each pass opens its own short session (a stream outlives its request's) and reads the
-        row again: the generation may change under it (a restart), and then it starts over."""
-        sent, generation = 0, None
+        rows again: a replica's process may change under it (a restart), and then its output
+        starts over. Prefixed output goes out by whole lines, so replicas never mix in one."""
+        sent: dict[int, tuple[str, int]] = {}  # replica index: its engine job, characters sent
         while True:
+            chunks = []
             with sessions() as session:
                 manager = ServiceManager(session, clusters, settings, box)
                 service = manager.services.get(project_id, name)
                 if service is None or service.desired == DesiredState.DELETED:
                     return
-                if service.generation != generation:
-                    generation, sent = service.generation, 0
-                text = manager.logs(project_id, name)
                 resting = service.status in RESTING
-            if len(text) > sent:
-                yield text[sent:]
-                sent = len(text)
+                for row, text, prefixed in manager._outputs(service, replica):
+                    job, done = sent.get(row.index, (row.submission_id, 0))
+                    done = 0 if job != row.submission_id else done
+                    end = len(text) if resting or not prefixed else text.rfind("\n", done) + 1
+                    if end > done:
+                        fresh = text[done:end]
+                        chunks.append(_labelled(row.index, fresh) if prefixed else fresh)
+                    sent[row.index] = (row.submission_id, max(end, done))
+            yield from chunks
             if resting:
                 return
             time.sleep(poll)
+
+    def _outputs(
+        self, service: ServiceRecord, replica: int | None
+    ) -> list[tuple[ServiceReplicaRecord, str, bool]]:
+        """Each asked replica's output, and whether it goes out prefixed (several replicas)."""
+        engine = self.clusters.engine(service.ray_address)
+        prefixed = replica is None and len(service.replica_rows) > 1
+        outputs = []
+        for row in _chosen(service, replica):
+            text = "" if row.status == ServiceStatus.CREATED else engine.logs(row.submission_id)
+            outputs.append((row, self.secrets.redact(service, text), prefixed))
+        return outputs
+
+    def replicas(self, project_id: str, name: str, replica: int | None = None) -> list[ServiceReplicaRecord]:
+        """The service's replicas, or the one ``replica`` names (404 when it has no such one)."""
+        return _chosen(self.get(project_id, name), replica)
 
     def _ask(self, project_id: str, name: str, user: UserRecord, desired: DesiredState) -> ServiceRecord:
         service = self.get(project_id, name)
@@ -159,19 +186,35 @@ class ServiceManager:
 
     @staticmethod
     def _new_generation(service: ServiceRecord) -> None:
+        """The reconciler restarts each replica of an older generation, with a clean count."""
         service.generation += 1
         service.restarts = 0
         service.status = ServiceStatus.CREATED
         service.status_reason = None
-        service.address = None
-        service.retry_at = None
 
 
-def running_address(session: Session, project_id: str, name: str) -> str:
-    """Where the gateway sends a caller of the service: only a running one has an address."""
+def _chosen(service: ServiceRecord, replica: int | None) -> list[ServiceReplicaRecord]:
+    rows = [row for row in service.replica_rows if replica is None or row.index == replica]
+    if replica is not None and not rows:
+        raise NotFoundError(f"service {service.name!r} has no replica {replica}", field="replica")
+    return rows
+
+
+def _labelled(index: int, text: str) -> str:
+    return "".join(f"[{index}] {line}" for line in text.splitlines(keepends=True))
+
+
+def ready_addresses(session: Session, project_id: str, name: str) -> tuple[str, ...]:
+    """Where the gateway may send a caller of the service: its ready replicas (it spreads its
+    requests over them); none while the service does not run."""
     service = ServiceRepository(session).get(project_id, name)
     if service is None:
         raise NotFoundError(f"service {name!r} not found", field="name")
-    if service.status != ServiceStatus.RUNNING or service.address is None:
+    addresses = tuple(
+        row.address
+        for row in service.replica_rows
+        if row.status == ServiceStatus.RUNNING and row.address is not None
+    )
+    if service.status != ServiceStatus.RUNNING or not addresses:
         raise ServiceNotRunningError(f"service {name!r} is {service.status}, not running", field="name")
-    return service.address
+    return addresses

@@ -1,9 +1,9 @@
 """The secrets a service names (``secrets``), and how its process gets them.
 
 The value never travels with the engine's submission: the reconciler mints a claim token for
-the generation it submits (only its hash is kept, ``service_credentials``), the entrypoint
-(``assay.jobs.serve``) trades it once at the internal job API for exactly the service's
-secrets, and hands them to the user's command as variables, never the token. A secret reaches
+each replica's engine job it submits (only its hash is kept, ``service_credentials``), the
+entrypoint (``assay.jobs.serve``) trades it once at the internal job API for exactly the
+service's secrets, and hands them to the user's command as variables, never the token. A secret reaches
 a service only when its ``allowed_hosts`` holds ``*``: the service's code can send it anywhere.
 """
 
@@ -48,17 +48,19 @@ class ServiceSecrets:
             found.append(record)
         return found
 
-    def mint(self, service: ServiceRecord) -> str:
-        """A claim token for the service's current generation (the caller commits it before
-        the engine sees the submission, so that the process can claim at once)."""
+    def mint(self, service: ServiceRecord, submission_id: str) -> str:
+        """A claim token for one replica's engine job (the caller commits it before the engine
+        sees the submission, so that the process can claim at once)."""
         token = new_claim_token()
-        self.credentials.issue(service.id, service.generation, token_hash(token))
+        current = [row.submission_id for row in service.replica_rows]
+        self.credentials.issue(service.id, submission_id, token_hash(token), current)
         return token
 
     def claim(self, claim_token: str) -> dict[str, str]:
-        """The service's secrets by variable name, for the unused claim token of its current
-        generation. The token is spent even when a secret is refused (gone since, or no
-        longer allowed to reach code): that generation fails with the reason."""
+        """The service's secrets by variable name, for the unused claim token of an engine job
+        that is still one of its replicas' current one. The token is spent even when a secret
+        is refused (gone since, or no longer allowed to reach code): that replica fails with
+        the reason."""
         taken = (
             self.credentials.take(token_hash(claim_token)) if claim_token.startswith(CLAIM_PREFIX) else None
         )
@@ -67,7 +69,7 @@ class ServiceSecrets:
         if (
             taken is None
             or service is None
-            or service.generation != taken[1]
+            or all(row.submission_id != taken[1] or row.status in RESTING for row in service.replica_rows)
             or service.desired != DesiredState.RUNNING
             or service.status in RESTING
         ):

@@ -14,7 +14,9 @@ from assay.api.deps import CurrentUser, RuntimeDep, ServiceManagerDep, path_proj
 from assay.api.paging import Limit, Skip
 from assay.records import ProjectRecord, Role, ServiceRecord
 from assay.schemas.services import (
+    MAX_REPLICAS,
     AppServiceCreate,
+    ReplicaStatusResponse,
     ServiceLogsResponse,
     ServiceResponse,
     ServiceStatusResponse,
@@ -71,7 +73,20 @@ def get_service(name: str, manager: ServiceManagerDep, project: ProjectRecord = 
 def get_service_status(
     name: str, manager: ServiceManagerDep, project: ProjectRecord = viewer
 ) -> ServiceStatusResponse:
-    return ServiceStatusResponse.model_validate(manager.get(project.id, name), from_attributes=True)
+    service = manager.get(project.id, name)
+    replicas = [
+        ReplicaStatusResponse.model_validate(row, from_attributes=True) for row in service.replica_rows
+    ]
+    return ServiceStatusResponse.model_validate(
+        {
+            **{
+                field: getattr(service, field)
+                for field in ServiceStatusResponse.model_fields
+                if field != "replica_status"
+            },
+            "replica_status": replicas,
+        }
+    )
 
 
 @router.get(
@@ -82,17 +97,28 @@ def get_service_logs(
     manager: ServiceManagerDep,
     runtime: RuntimeDep,
     follow: Annotated[bool, Query(description="Stream the logs as text until the service stops")] = False,
+    replica: Annotated[
+        int | None,
+        Query(ge=0, lt=MAX_REPLICAS, description="Only this replica's output, without prefixes"),
+    ] = None,
     project: ProjectRecord = viewer,
 ) -> Any:
-    """The current process's output; with ``follow``, a text stream that goes on as it prints."""
+    """The current process's output of each replica (with several, each line starts with
+    ``[index] ``); with ``follow``, a text stream that goes on as they print."""
     if follow:
-        manager.get(project.id, name)  # a 404 before the stream starts
+        manager.replicas(project.id, name, replica)  # a 404 before the stream starts
         stream = ServiceManager.follow(
-            runtime.session_factory, runtime.clusters, runtime.settings, runtime.secret_box, project.id, name
+            runtime.session_factory,
+            runtime.clusters,
+            runtime.settings,
+            runtime.secret_box,
+            project.id,
+            name,
+            replica,
         )
         lines = iterate_in_threadpool(stream)
         return StreamingResponse(lines, media_type="text/plain; charset=utf-8")
-    return ServiceLogsResponse(logs=manager.logs(project.id, name))
+    return ServiceLogsResponse(logs=manager.logs(project.id, name, replica))
 
 
 @router.delete("/{name}", status_code=204)

@@ -1,7 +1,7 @@
-"""service credentials (appopts)
+"""service credentials: a one-time claim of one replica submission for its service's secrets
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 18:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -21,7 +21,7 @@ def upgrade() -> None:
         "service_credentials",
         sa.Column("claim_hash", sa.String(length=64), nullable=False),
         sa.Column("service_id", sa.Uuid(), nullable=False),
-        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.String(length=128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["service_id"],
