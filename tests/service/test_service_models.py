@@ -73,7 +73,7 @@ def test_a_job_calls_the_current_generation_of_its_service_without_credentials(
     dataset = world.upload()
     running_service(world, endpoint.url)
     endpoint.control()
-    job_id = create_job(world, dataset, secret_key_name=None)
+    job_id = create_job(world, dataset)
     assert base_url(world, job_id) is None, "no address is written when the job is created"
     world.tick()
     assert world.job(job_id).status == JobStatus.PENDING
