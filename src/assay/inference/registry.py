@@ -32,6 +32,7 @@ _REGISTRY: dict[str, str] = {
     "openai-compatible": _HTTP,
     "vllm": _HTTP,
     "llama.cpp": _HTTP,
+    "assay-service": "assay.inference.providers.service:ServiceProvider",
     "hf": "assay.inference.providers.hf:HuggingFaceProvider",
     "mock": "assay.inference.providers.mock:MockProvider",
 }

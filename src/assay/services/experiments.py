@@ -29,6 +29,7 @@ from assay.schemas.jobs import JUDGE_PROVIDER, JobEvalConfig
 from assay.security.destinations import check_destination
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService
+from assay.services.service_endpoints import require_service
 from assay.services.workflow_tracking import WorkflowTracking
 from assay.storage import ObjectStore
 from assay.storage.layout import dataset_prefix, job_prefix
@@ -109,7 +110,7 @@ class WorkflowService:
 
     def create(self, project_id: str, user: UserRecord, request: WorkflowCreateRequest) -> WorkflowRecord:
         experiment = self._experiment(project_id, request.experiment_id)
-        resolve_model(
+        choice = resolve_model(
             provider=request.provider,
             model=request.model,
             base_url=request.base_url,
@@ -118,6 +119,7 @@ class WorkflowService:
             options=request.provider_options,
             batch_size=request.batch_size,
         )
+        require_service(self.session, project_id, choice, prefix="")
         task = str(experiment.task_definition["task"])
         chosen = require_available(request.metrics if request.metrics is not None else default_metrics(task))
         # The evaluation step's own checks (a model-backed metric needs llm_as_judge, the judge's

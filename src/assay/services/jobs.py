@@ -43,6 +43,7 @@ from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectLease
 from assay.services.code_policy import require_code_permission, require_safe_engine, runs_user_code
 from assay.services.links import DownloadLinks
+from assay.services.service_endpoints import require_service
 from assay.storage import ObjectStore, StorageError, layout
 
 CONFIG_LEASE = dt.timedelta(minutes=10)
@@ -86,6 +87,7 @@ class JobService:
         require_code_permission(user, config)
         dataset = self._input_dataset(project_id, request)
         resolved = _resolve_model(config, request.batch_size)
+        require_service(self.session, project_id, resolved, prefix="job_config.")
         metrics = metric_plan(config) if isinstance(config, JobEvalConfig) else None
         self._check_secret(project_id, config)
         project = ProjectRepository(self.session).get(project_id)

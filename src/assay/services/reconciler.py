@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from assay.compute import ComputeEngine, ComputeRegistry, EngineStatus, EngineUnavailableError, JobSpec
 from assay.config import Settings
+from assay.errors import ServiceNotRunningError
 from assay.jobs.document import JobDocument
 from assay.jobs.environment import API_URL_ENV, CLAIM_ENV, passed_env
 from assay.jobs.failure import read_reason
@@ -34,6 +35,7 @@ from assay.security.secret_box import SecretBox
 from assay.services.cleanup import ObjectCleanupService
 from assay.services.datasets import GeneratedDataset, register_generated_dataset
 from assay.services.job_credentials import JobCredentials
+from assay.services.service_endpoints import ServiceEndpoints
 from assay.services.service_reconciler import ServiceReconciler
 from assay.services.warm_pool import GONE_REASON, Fallback, WarmPool, worker_logs_key
 from assay.services.workflow_runner import WorkflowRunner
@@ -63,6 +65,7 @@ class Reconciler:
         self.cleanup = ObjectCleanupService(session, store)
         self.workflows = WorkflowRunner(session, store, clusters, settings, signer)
         self.pool = WarmPool(session, clusters.default, settings)
+        self.endpoints = ServiceEndpoints(session, store)
         self._pool_busy = False  # a job of this pass runs or waits in the warm pool
 
     def tick(self, start_worker: bool = False) -> bool:
@@ -174,6 +177,12 @@ class Reconciler:
     def _submit(self, job: JobRecord) -> None:
         if job.stop_requested:
             self._finish(job, JobStatus.STOPPED, "stopped before it started")
+            return
+        try:
+            if not self.endpoints.bind(job):
+                return  # its model is a service that is still starting
+        except ServiceNotRunningError as exc:
+            self._finish(job, JobStatus.FAILED, exc.message)
             return
         if self.pool.accepts(job):
             self.pool.dispatch(job)  # its claim token is minted when a worker takes it
