@@ -56,6 +56,12 @@ PAGE = 25
 EXAMPLES_PAGE = 20
 # A service's page shows the end of its output: a long-running process prints without end.
 LOG_TAIL = 20_000
+SETTING_LABELS = {
+    "env": "environment",
+    "num_cpus": "CPUs",
+    "num_gpus": "GPUs",
+    "health_path": "health check path",
+}
 FINISHED = frozenset({WorkflowStatus.SUCCEEDED, WorkflowStatus.FAILED, WorkflowStatus.STOPPED})
 # No inline script or style anywhere: the pages load this server's own files only. Chart.js
 # sizes its canvas through the CSSOM, which style-src does not govern.
@@ -458,7 +464,7 @@ def _settings(config: dict[str, object]) -> list[tuple[str, str]]:
             text = shlex.join(str(item) for item in value)
         else:
             text = str(value)
-        shown.append((key.replace("_", " "), text))
+        shown.append((SETTING_LABELS.get(key, key.replace("_", " ")), text))
     return shown
 
 
