@@ -217,6 +217,8 @@ def test_an_app_service_through_the_sdk(
             sdk.services.delete("echo")
         with pytest.raises(NotFoundError):
             sdk.services.get("echo")
+        with pytest.raises(NotFoundError):  # a stream's refusal, before anything is read
+            list(sdk.services.follow_logs("echo"))
         deadline = time.monotonic() + 60
         while list(sdk.services.list()):  # the row goes once the engine has stopped the process
             assert time.monotonic() < deadline

@@ -178,13 +178,6 @@ def lost(method: str, path: str, error: httpx.TransportError) -> ConnectionFaile
     return ConnectionFailed(f"{method} {path}: {type(error).__name__}: {error}")
 
 
-def opened(response: httpx.Response) -> None:
-    """A stream's answer before its body is read: a refusal raises (its body, read by the
-    caller, carries the reason)."""
-    if response.is_error:
-        raise error_from(response)
-
-
 class Runner:
     """What resources need from a driver: the server's URL, the project of project-scoped
     paths, and running."""
@@ -327,9 +320,9 @@ class SyncRunner(Runner):
         )
         try:
             with answer as response:
-                if response.is_error:
+                if response.is_error:  # the reason is in the body
                     response.read()
-                opened(response)
+                    raise error_from(response)
                 for chunk in response.iter_text():
                     yield stream.item(chunk)
         except httpx.TransportError as error:
@@ -385,9 +378,9 @@ class AsyncRunner(Runner):
         )
         try:
             async with answer as response:
-                if response.is_error:
+                if response.is_error:  # the reason is in the body
                     await response.aread()
-                opened(response)
+                    raise error_from(response)
                 async for chunk in response.aiter_text():
                     yield stream.item(chunk)
         except httpx.TransportError as error:
