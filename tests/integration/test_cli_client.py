@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from assay.client import Client, content_hash, login_path
 from assay.compute.local_ray import LocalRayHead
 from tests.backends import BACKENDS, make_settings
 from tests.integration.test_sdk_client import ROWS
+from tests.integration.test_services import APP
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
@@ -92,6 +94,44 @@ def test_resources_through_the_runner(url: str, isolated: Path) -> None:
     assert "error: 404" in refused
     invoke("projects", "rm", "cli-lab", "--force")
     assert "cli-lab" not in {p["id"] for p in json.loads(invoke("projects", "list", "--json"))}
+
+
+@one_backend
+def test_services_commands(url: str, ray_head: LocalRayHead) -> None:
+    """The command after ``--`` is the service's, options and all; the SDK waits where the
+    commands have no wait of their own."""
+    ray_head.ensure_started()
+    refused = invoke("services", "create", "bad", "--set", "replicas=0", "--", sys.executable, APP, code=1)
+    assert "error: 422" in refused and "replicas" in refused
+    created = json.loads(
+        invoke(
+            *("services", "create", "echo", "--env", "MODE=cli", "--health-path", "/headers"),
+            *("--cpus", "0.5", "--set", "replicas=1", "--json", "--", sys.executable, APP, "--debug"),
+        )
+    )
+    assert created["config"]["command"] == [sys.executable, APP, "--debug"]
+    assert (created["config"]["env"], created["config"]["num_cpus"]) == ({"MODE": "cli"}, 0.5)
+    with Client(url) as sdk:
+        try:
+            assert [s["name"] for s in json.loads(invoke("services", "list", "--json"))] == ["echo"]
+            assert json.loads(invoke("services", "show", "echo", "--json"))["kind"] == "app"
+            address = invoke("services", "url", "echo", "/headers").strip().splitlines()[-1]
+            assert address == f"{url}/api/v1/projects/default/services/echo/proxy/headers"
+            assert "error: 404" in invoke("services", "url", "nothing", code=1)
+            assert sdk.services.wait_running("echo", 90, interval=0.3).status == "running"
+            assert json.loads(invoke("services", "status", "echo", "--json"))["status"] == "running"
+            assert "assay-service-address" in invoke("services", "logs", "echo")
+            assert "restart requested for service echo (now created)" in invoke("services", "restart", "echo")
+            assert "stop requested for service echo" in invoke("services", "stop", "echo")
+            assert sdk.services.wait_running("echo", 60, interval=0.3).status == "stopped"
+            invoke("services", "logs", "echo", "-f")  # ends: the service rests
+            assert "start requested for service echo (now created)" in invoke("services", "start", "echo")
+        finally:
+            assert "deleting service echo" in invoke("services", "delete", "echo")
+        deadline = time.monotonic() + 60
+        while list(sdk.services.list()):  # the row goes once the engine has stopped the process
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
 
 
 @one_backend

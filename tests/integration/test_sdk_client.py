@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +20,19 @@ from fastapi.testclient import TestClient
 from assay.client import (
     APIError,
     AsyncClient,
+    AuthenticationError,
     Client,
     ConnectionFailed,
     InvalidInputError,
     NotFoundError,
+    UnavailableError,
 )
 from assay.compute.local_ray import LocalRayHead
+from assay.runtime import Runtime
 from assay.schemas.datasets import DatasetDetail
 from tests.backends import Backend
 from tests.helpers import csv_bytes
+from tests.integration.test_services import APP, one_backend
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
@@ -177,3 +183,83 @@ def test_workflows_and_jobs(sdk: Client, ray_head: LocalRayHead, backend: Backen
     sdk.experiments.delete(experiment.id)
     with pytest.raises(NotFoundError):
         sdk.workflows.get(created.id)
+
+
+@one_backend
+def test_an_app_service_through_the_sdk(
+    client: TestClient,
+    runtime: Runtime,
+    ray_head: LocalRayHead,
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One service (the echo app) for every call: created, waited for, called through the
+    gateway with the client's token (sync, async, streamed), its logs read and followed,
+    stopped and deleted."""
+    ray_head.ensure_started()
+    url = server_url(client)
+    with Client(url) as local:
+        token = local.tokens.create("services").token
+    monkeypatch.setattr(runtime.settings, "auth", "required")
+    with Client(url, token=token) as sdk:
+        with pytest.raises(InvalidInputError) as impossible:
+            sdk.services.create("other", [sys.executable, APP], replicas=0)
+        with pytest.raises(InvalidInputError) as unknown:  # extra keywords go to the server as they are
+            sdk.services.create("other", [sys.executable, APP], port=80)
+        assert (impossible.value.field, unknown.value.field) == ("replicas", "port")
+        created = sdk.services.create(
+            "echo", (sys.executable, APP), env={"MODE": "sdk"}, health_path="/headers", num_cpus=0.5
+        )
+        assert (created.status, created.config["env"]) == ("created", {"MODE": "sdk"})
+        try:
+            use_a_running_service(sdk, url, token)
+        finally:
+            sdk.services.delete("echo")
+        with pytest.raises(NotFoundError):
+            sdk.services.get("echo")
+        with pytest.raises(NotFoundError):  # a stream's refusal, before anything is read
+            list(sdk.services.follow_logs("echo"))
+        deadline = time.monotonic() + 60
+        while list(sdk.services.list()):  # the row goes once the engine has stopped the process
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+
+
+def use_a_running_service(sdk: Client, url: str, token: str) -> None:
+    seen: list[str] = []
+    running = sdk.services.wait_running("echo", 90, progress=lambda s: seen.append(s.status), interval=0.3)
+    assert running.status == "running" and seen[-1] == "running", running.status_reason
+    assert [s.name for s in sdk.services.list(page_size=1)] == ["echo"]
+    assert sdk.services.status("echo").status == "running"
+
+    headers = sdk.services.request("echo", "GET", "/headers", headers={"X-Probe": "1"}).json()["headers"]
+    assert headers["x-probe"] == "1" and "authorization" not in headers and token not in str(headers)
+    assert sdk.services.request("echo", "post", "body", content=b"hello").json()["size"] == 5
+    events = sdk.services.url("echo", "/events")
+    assert events == f"{url}/api/v1/projects/default/services/echo/proxy/events"
+    with sdk.http.stream("GET", events, params={"n": 2}) as stream:  # with the client's token
+        assert "".join(stream.iter_text()) == "data: 0\n\ndata: 1\n\n"
+    with Client(url, token="") as anonymous, pytest.raises(AuthenticationError):
+        anonymous.services.request("echo", "GET", "/")
+
+    assert "assay-service-address" in sdk.services.logs("echo")
+    for chunk in sdk.services.follow_logs("echo"):
+        assert "assay-service-address" in chunk
+        break
+
+    async def from_async_code() -> None:
+        async with AsyncClient(url, token=token) as calls:
+            assert (await calls.services.get("echo")).status == "running"
+            assert "echo service" in (await calls.services.request("echo", "GET", "/")).text
+            async for chunk in calls.services.follow_logs("echo"):
+                assert "assay-service-address" in chunk
+                break
+
+    asyncio.run(from_async_code())
+
+    assert sdk.services.stop("echo").status == "stopping"
+    assert sdk.services.wait_running("echo", 60, interval=0.3).status == "stopped"
+    # A followed log ends when the service rests.
+    assert "assay-service-address" in "".join(sdk.services.follow_logs("echo"))
+    with Client(url, token=token, retries=1) as once, pytest.raises(UnavailableError):
+        once.services.request("echo", "GET", "/")

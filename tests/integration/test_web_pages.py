@@ -6,13 +6,14 @@ build of the browser files is said on the page instead of breaking it. The brows
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
 
 from assay.api.routes import ui
 from assay.runtime import Runtime
-from tests.integration.accounts import API, add_account
+from tests.integration.accounts import API, add_account, add_member
 
 SECRET_VALUE = "sk-ui-page-must-not-show-0123"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -20,7 +21,7 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 
 def test_embedded_mode_serves_pages_without_sign_in(client: TestClient) -> None:
     assert client.get("/login", follow_redirects=False).headers["location"] == "/"
-    for path in ("/", "/account", "/p/default/experiments", "/p/default/datasets", "/p/default/jobs"):
+    for path in ("/", "/account", "/p/default/experiments", "/p/default/datasets", "/p/default/services"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-security-policy"] == ui.UI_POLICY
@@ -107,3 +108,37 @@ def test_sign_in_returns_only_to_this_server(
     for elsewhere in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
         page = client.get("/login", params={"next": elsewhere}).text
         assert 'data-then="go:/"' in page and "evil" not in page, elsewhere
+
+
+def test_services_pages_show_each_role_what_it_may_do(client: TestClient) -> None:
+    """Viewers read; editors stop, start, restart and delete; creating one also needs the
+    permission to run code. The service's page follows it (htmx) until it rests."""
+    body = {"name": "web", "command": [sys.executable, "-c", "pass"], "env": {"MODE": "ui"}}
+    assert client.post(f"{API}/projects/default/services", json=body).status_code == 201
+    viewer, editor = add_account(client, "vic"), add_account(client, "eddie")
+    add_member(client, "default", viewer, "viewer")
+    add_member(client, "default", editor, "editor")
+
+    pages = {
+        who: client.get("/p/default/services", headers=h).text
+        for who, h in (("admin", {}), ("editor", editor.headers), ("viewer", viewer.headers))
+    }
+    for page in pages.values():
+        assert '<a href="/p/default/services/web">web</a>' in page
+        assert re.search(r'class="status status-\w+ service-status"', page)
+        assert INLINE_SCRIPT.findall(page) == [] and ' style="' not in page
+    assert "Start service" in pages["admin"] and 'aria-label="Delete web"' in pages["admin"]
+    assert 'aria-label="Restart web"' in pages["editor"] and "Start service" not in pages["editor"]
+    assert "permission to run code" in pages["editor"]
+    assert "Restart web" not in pages["viewer"] and "<form data-api" not in pages["viewer"]
+
+    page = client.get("/p/default/services/web")
+    assert page.status_code == 200 and page.headers["content-security-policy"] == ui.UI_POLICY
+    assert "MODE=ui" in page.text and f"{sys.executable} -c pass" in page.text
+    live = client.get("/p/default/services/web/live", headers=viewer.headers).text
+    assert live.strip().startswith('<div id="service-live"') and "Delete web" not in live
+    if 'class="status status-failed' not in live:  # it polls until it rests
+        assert 'hx-get="/p/default/services/web/live"' in live
+    missing = client.get("/p/default/services/nothing")
+    assert missing.status_code == 404 and "service &#39;nothing&#39; not found" in missing.text
+    client.delete(f"{API}/projects/default/services/web")

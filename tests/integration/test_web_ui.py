@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, R
 from assay.compute.local_ray import LocalRayHead
 from tests.backends import Backend, make_settings
 from tests.browser import launch
+from tests.integration.test_services import APP
 from tests.serving import live_server
 
 pytestmark = pytest.mark.slow
@@ -280,6 +281,25 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     page.get_by_role("cell", name="gateway", exact=True).wait_for()
     assert "sk-browser-secret-value" not in page.content()
     check_page(page, "13-secrets")
+    # A service: started from its form, followed on its page until it runs, opened through the
+    # gateway in a tab of its own, stopped and deleted.
+    page.get_by_role("link", name="Services").click()
+    page.get_by_label("Name", exact=True).fill("echo")
+    page.get_by_label("Command").fill(f"{sys.executable}\n{APP}")
+    page.get_by_label("Environment (optional)").fill("MODE=browser")
+    check_page(page, "14-services")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Start service").click()
+    page.locator("#service-live .status-running").wait_for(timeout=120_000)  # no reload: it follows
+    check_page(page, "14-service")
+    with page.expect_popup() as opened:
+        page.get_by_role("link", name="/api/v1/projects/ui-lab/services/echo/proxy/").click()
+    opened.value.get_by_text("echo service").wait_for()
+    opened.value.close()
+    page.get_by_role("button", name="Stop echo").click()
+    page.locator("#service-live .status-stopped").wait_for(timeout=60_000)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete echo").click()
     page.get_by_role("link", name="admin", exact=True).click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create token").click()
@@ -291,7 +311,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
         ).json()["username"]
         == "admin"
     )
-    check_page(page, "14-account")
+    check_page(page, "15-account")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
     admin_context.close()
@@ -299,7 +319,12 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     # The viewer: no write buttons anywhere; a forced write is refused in words.
     viewer_context, page = site.context()
     sign_in(page, "vera", VIEWER_PASSWORD)
-    lists = [dataset_url.rsplit("/", 1)[0], experiment_url.rsplit("/", 1)[0], "/p/ui-lab/secrets"]
+    lists = [
+        dataset_url.rsplit("/", 1)[0],
+        experiment_url.rsplit("/", 1)[0],
+        "/p/ui-lab/secrets",
+        "/p/ui-lab/services",
+    ]
     for url in (dataset_url, experiment_url, *lists):
         page.goto(url)
         assert (
@@ -318,7 +343,7 @@ def test_the_lab_in_a_browser(site: Site) -> None:
     )
     page.get_by_role("button", name="Forced delete").click()
     page.locator("#flash").filter(has_text="needs the editor role").wait_for()
-    check_page(page, "15-viewer-refused")
+    check_page(page, "16-viewer-refused")
     viewer_context.close()
 
     for watch in site.watches:

@@ -3,6 +3,7 @@ Python SDK (``assay.client``), so that what a script can do in Python it can do 
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
@@ -10,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -39,6 +40,9 @@ jobs_app = typer.Typer(help="Jobs: inference, annotation, evaluation, scripts.",
 experiments_app = typer.Typer(help="Experiments: models compared on one dataset.", no_args_is_help=True)
 secrets_app = typer.Typer(help="Secrets (API keys); values are write-only.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Your API tokens.", no_args_is_help=True)
+services_app = typer.Typer(
+    help="Services: long-running apps of a project, behind Assay's gateway.", no_args_is_help=True
+)
 
 
 def login(
@@ -386,6 +390,133 @@ def tokens_revoke(token_id: uuid.UUID) -> None:
     console.print(f"revoked token {token_id}")
 
 
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        key, equals, rest = value.partition("=")
+        if not key or not equals:
+            raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=option)
+        pairs[key] = rest
+    return pairs
+
+
+def _json_or_text(text: str) -> Any:
+    """A ``--set`` value: JSON where it parses (numbers, lists, true), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@services_app.command("create")
+def services_create(
+    name: str,
+    command: Annotated[
+        list[str] | None, typer.Argument(help="after --: the command and its arguments, run without a shell")
+    ] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE (repeatable)")] = None,
+    health_path: Annotated[
+        str | None, typer.Option(help="answered below 400 once it serves (default /)")
+    ] = None,
+    cpus: Annotated[float | None, typer.Option("--cpus", help="CPUs for it (default 1)")] = None,
+    gpus: Annotated[float | None, typer.Option("--gpus", help="GPUs for it (default 0)")] = None,
+    kind: Annotated[str, typer.Option(help="app: a command serving HTTP on $HOST:$PORT")] = "app",
+    fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="another field of the request, KEY=VALUE, the value read as JSON if it is"
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create and start a service: assay services create demo -- python app.py --debug"""
+    options = {key: _json_or_text(value) for key, value in _pairs(fields, "--set").items()}
+    with connect(project) as client:
+        created = client.services.create(
+            name,
+            command,
+            kind=kind,
+            env=_pairs(env, "--env") or None,
+            health_path=health_path,
+            num_cpus=cpus,
+            num_gpus=gpus,
+            **options,
+        )
+    show_one(created, as_json)
+
+
+@services_app.command("list")
+def services_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    with connect(project) as client:
+        show_list(
+            client.services.list(), ["name", "kind", "status", "restarts", "desired", "created_at"], as_json
+        )
+
+
+@services_app.command("show")
+def services_show(name: str, project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    with connect(project) as client:
+        show_one(client.services.get(name), as_json)
+
+
+@services_app.command("status")
+def services_status(name: str, project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    with connect(project) as client:
+        show_one(client.services.status(name), as_json)
+
+
+def _service_action(verb: str) -> Callable[[str, str | None], None]:
+    def act(name: str, project: ProjectOption = None) -> None:
+        with connect(project) as client:
+            status = getattr(client.services, verb)(name).status
+        console.print(f"{verb} requested for service {name} (now {status})")
+
+    return act
+
+
+for _verb, _help in (
+    ("stop", "Stop the service; it keeps its name and settings."),
+    ("start", "Start a stopped or failed service again."),
+    ("restart", "Replace the running process with a new one."),
+):
+    services_app.command(_verb, help=_help)(_service_action(_verb))
+
+
+@services_app.command("delete")
+def services_delete(name: str, project: ProjectOption = None) -> None:
+    """Stop the service and forget it; the name is free once it has stopped."""
+    with connect(project) as client:
+        client.services.delete(name)
+    console.print(f"deleting service {name}")
+
+
+@services_app.command("logs")
+def services_logs(
+    name: str,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="keep printing until the service stops")
+    ] = False,
+    project: ProjectOption = None,
+) -> None:
+    """What the service's current process printed."""
+    with connect(project) as client:
+        for chunk in client.services.follow_logs(name) if follow else [client.services.logs(name)]:
+            typer.echo(chunk, nl=False)
+
+
+@services_app.command("url")
+def services_url(
+    name: str,
+    path: Annotated[str, typer.Argument(help="a path of the service")] = "/",
+    project: ProjectOption = None,
+) -> None:
+    """Print the service's address through the gateway."""
+    with connect(project) as client:
+        client.services.get(name)
+        typer.echo(client.services.url(name, path))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(login)
     app.command()(logout)
@@ -396,6 +527,7 @@ def register(app: typer.Typer) -> None:
         "jobs": jobs_app,
         "experiments": experiments_app,
         "secrets": secrets_app,
+        "services": services_app,
         "tokens": tokens_app,
     }.items():
         app.add_typer(group, name=name)

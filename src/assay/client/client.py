@@ -19,6 +19,7 @@ from assay.client.resources import (
     Jobs,
     Projects,
     Secrets,
+    Services,
     Tokens,
     Workflows,
 )
@@ -57,6 +58,7 @@ class _Resources(Generic[ModeT]):
         self.experiments: Experiments[ModeT] = Experiments(runner)
         self.workflows: Workflows[ModeT] = Workflows(runner)
         self.secrets: Secrets[ModeT] = Secrets(runner)
+        self.services: Services[ModeT] = Services(runner)
         self.tokens: Tokens[ModeT] = Tokens(runner)
         self.account: Account[ModeT] = Account(runner)
 

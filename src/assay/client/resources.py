@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
 from pydantic import TypeAdapter
 
 from assay.client.tables import Progress, TableSource, to_frame, upload_part
@@ -19,6 +20,7 @@ from assay.client.transport import (
     Pages,
     Resource,
     Sleep,
+    Stream,
     endpoint,
     listing,
     model,
@@ -46,6 +48,7 @@ from assay.schemas.jobs import (
 )
 from assay.schemas.projects import MemberResponse, ProjectResponse
 from assay.schemas.secrets import SecretDetail
+from assay.schemas.services import ServiceResponse, ServiceStatusResponse
 from assay.schemas.users import TokenCreated, TokenResponse, UserResponse
 from assay.tasks import (
     QuestionAnsweringTask,
@@ -64,6 +67,8 @@ Versions = list[FileVersionResponse]
 Hosts = list[str]
 Members = list[MemberResponse]
 FINISHED = frozenset({"succeeded", "failed", "stopped"})
+# Where a service's status stays until someone acts: running, or at rest.
+SETTLED = frozenset({"running", "failed", "stopped"})
 TaskModel = SummarizationTask | TranslationTask | TextGenerationTask | QuestionAnsweringTask
 TASKS: TypeAdapter[TaskModel] = TypeAdapter(TaskDefinition)
 
@@ -80,20 +85,26 @@ def _logs(response: Any) -> str:
     return JobLogsResponse.model_validate(response.json()).logs or ""
 
 
+def _response(response: httpx.Response) -> httpx.Response:
+    return response
+
+
 def _poll(
     get: Call[Any],
     state: Callable[[Any], str],
     progress: Callable[[Any], None] | None,
     interval: float,
     timeout: float | None,
+    until: frozenset[str] = FINISHED,
 ) -> Flow[Any]:
-    """Read ``get`` until ``state`` of the answer is finished, telling ``progress`` each time."""
+    """Read ``get`` until ``state`` of the answer is one of ``until``, telling ``progress``
+    each time."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         current = yield get
         if progress is not None:
             progress(current)
-        if state(current) in FINISHED:
+        if state(current) in until:
             return current
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"still {state(current)} after {timeout} s")
@@ -487,6 +498,136 @@ class Workflows(Resource[ModeT]):
 
 def _parse_workflow(response: Any) -> WorkflowResponse:
     return WorkflowResponse.model_validate(response.json())
+
+
+class Services(Resource[ModeT]):
+    """Long-running apps of the project, reached through Assay's gateway with the client's
+    credentials (``request``, ``url``)."""
+
+    def _service(self, name: str, suffix: str = "") -> str:
+        return self._in_project(f"/services/{segment(name)}{suffix}")
+
+    def _proxy(self, name: str, path: str) -> str:
+        return self._service(name, f"/proxy/{path.lstrip('/')}")
+
+    @endpoint
+    def create(
+        self,
+        /,
+        name: str,
+        command: Sequence[str] | None = None,
+        *,
+        kind: str = "app",
+        env: Mapping[str, str] | None = None,
+        health_path: str | None = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        requirements: Sequence[str] | None = None,
+        secrets: Sequence[str] | None = None,
+        replicas: int | None = None,
+        **options: Any,
+    ) -> Call[ServiceResponse]:
+        """Record a service; the server starts it (``wait_running``). An ``app``'s ``command``
+        must serve HTTP on ``$HOST:$PORT``. What is left out takes the server's default; other
+        keywords (a ``model`` service's ``provider`` and ``model``...) are sent as they are,
+        for the server to check."""
+        chosen = {
+            "command": list(command) if command is not None else None,
+            "env": dict(env) if env is not None else None,
+            "health_path": health_path,
+            "num_cpus": num_cpus,
+            "num_gpus": num_gpus,
+            "requirements": list(requirements) if requirements is not None else None,
+            "secrets": list(secrets) if secrets is not None else None,
+            "replicas": replicas,
+        }
+        body = {"name": name, "kind": kind} | {k: v for k, v in chosen.items() if v is not None} | options
+        return Call("POST", self._in_project("/services"), model(ServiceResponse), json=body)
+
+    @listing
+    def list(self, *, page_size: int = 100) -> Pages[ServiceResponse]:
+        return Pages(self._in_project("/services"), ServiceResponse.model_validate, page_size=page_size)
+
+    @endpoint
+    def get(self, name: str) -> Call[ServiceResponse]:
+        return Call("GET", self._service(name), model(ServiceResponse))
+
+    @endpoint
+    def status(self, name: str) -> Call[ServiceStatusResponse]:
+        return Call("GET", self._service(name, "/status"), model(ServiceStatusResponse))
+
+    @endpoint
+    def stop(self, name: str) -> Call[ServiceResponse]:
+        return Call("PUT", self._service(name, "/stop"), model(ServiceResponse))
+
+    @endpoint
+    def start(self, name: str) -> Call[ServiceResponse]:
+        """Start a stopped or failed service again (a running one is left as it is)."""
+        return Call("PUT", self._service(name, "/start"), model(ServiceResponse))
+
+    @endpoint
+    def restart(self, name: str) -> Call[ServiceResponse]:
+        return Call("PUT", self._service(name, "/restart"), model(ServiceResponse))
+
+    @endpoint
+    def delete(self, name: str) -> Call[None]:
+        """Stop it and forget it; the name is free once it has stopped."""
+        return Call("DELETE", self._service(name), nothing)
+
+    @endpoint
+    def logs(self, name: str) -> Call[str]:
+        """What the current process printed so far."""
+        return Call("GET", self._service(name, "/logs"), _logs)
+
+    @listing
+    def follow_logs(self, name: str) -> Stream[str]:
+        """The logs as text chunks as they are printed; it ends when the service stops."""
+        return Stream(self._service(name, "/logs"), str, params={"follow": True})
+
+    @endpoint
+    def wait_running(
+        self,
+        name: str,
+        timeout: float | None = None,
+        *,
+        progress: Callable[[ServiceResponse], None] | None = None,
+        interval: float = 1.0,
+    ) -> Flow[ServiceResponse]:
+        """Poll until the service runs (its health check passed), or rests: failed (see
+        ``status_reason``) or stopped. Returns the last reading; ``TimeoutError`` after
+        ``timeout`` seconds."""
+        get = Call("GET", self._service(name), model(ServiceResponse))
+        return _poll(get, lambda service: str(service.status), progress, interval, timeout, SETTLED)
+
+    def url(self, name: str, path: str = "/") -> str:
+        """The service's address through the gateway: for a browser (signed in), or for
+        ``client.http`` (which adds the token): ``client.http.stream("GET", url)``."""
+        return self._runner.base_url + self._proxy(name, path)
+
+    @endpoint
+    def request(
+        self,
+        name: str,
+        method: str,
+        path: str = "/",
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Call[httpx.Response]:
+        """Call the service through the gateway, as the client's user (the service never sees
+        the token). The answer is read whole; an error status raises ``APIError`` like any
+        call (a service that is not running: ``UnavailableError``)."""
+        return Call(
+            method.upper(),
+            self._proxy(name, path),
+            _response,
+            params=params,
+            json=json,
+            content=content,
+            headers=headers,
+        )
 
 
 class Secrets(Resource[ModeT]):

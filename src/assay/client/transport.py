@@ -2,10 +2,11 @@
 
 A resource method returns a *description*: a ``Call`` (one request and how to read its answer),
 a ``Flow`` (a generator that yields calls and pauses and gets their results back, for
-operations of several requests such as ``wait``), or ``Pages`` (a listing). The ``endpoint``
-and ``listing`` decorators turn such a method into a real method whose type follows the
-client: ``Datasets[Sync].get`` returns a ``DatasetDetail``, ``Datasets[Async].get`` an
-awaitable of one. So ``Client`` and ``AsyncClient`` share every resource definition, and the
+operations of several requests such as ``wait``), ``Pages`` (a listing) or a ``Stream`` (an
+answer read as it arrives, such as followed logs). The ``endpoint`` and ``listing`` decorators
+turn such a method into a real method whose type follows the client:
+``Datasets[Sync].get`` returns a ``DatasetDetail``, ``Datasets[Async].get`` an awaitable of
+one. So ``Client`` and ``AsyncClient`` share every resource definition, and the
 only code that differs between them is the two small drivers at the end of this module.
 """
 
@@ -44,6 +45,18 @@ class Call(Generic[T]):
     params: Mapping[str, Any] | None = None
     json: Any = None
     files: Mapping[str, Any] | None = None
+    content: bytes | str | None = None
+    headers: Mapping[str, str] | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        """What httpx's ``request`` takes besides the method and the URL."""
+        return {
+            "params": self.params,
+            "json": self.json,
+            "files": self.files,
+            "content": self.content,
+            "headers": self.headers,
+        }
 
     @property
     def idempotent(self) -> bool:
@@ -84,6 +97,21 @@ class Pages(Generic[T]):
 
     def more(self, items: list[T], seen: int, total: int | None) -> bool:
         return self.paged and bool(items) and total is not None and seen < total
+
+
+@dataclass(frozen=True)
+class Stream(Generic[T]):
+    """A GET whose answer is read as it arrives, each text chunk read by ``item``. It has no
+    read timeout (a followed log may stay quiet for long) and is never sent again: what was
+    already read would come twice."""
+
+    path: str
+    item: Callable[[str], T]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def open_ended(timeout: httpx.Timeout) -> httpx.Timeout:
+    return httpx.Timeout(connect=timeout.connect, read=None, write=timeout.write, pool=timeout.pool)
 
 
 def model(cls: type[ModelT]) -> Callable[[httpx.Response], ModelT]:
@@ -146,14 +174,17 @@ def finish(call: Call[T], response: httpx.Response) -> T:
     return call.parse(response)
 
 
-def lost(call: Call[Any], error: httpx.TransportError) -> ConnectionFailed:
-    return ConnectionFailed(f"{call.method} {call.path}: {type(error).__name__}: {error}")
+def lost(method: str, path: str, error: httpx.TransportError) -> ConnectionFailed:
+    return ConnectionFailed(f"{method} {path}: {type(error).__name__}: {error}")
 
 
 class Runner:
-    """What resources need from a driver: the project of project-scoped paths, and running."""
+    """What resources need from a driver: the server's URL, the project of project-scoped
+    paths, and running."""
 
-    def __init__(self, project: str, retry: RetryPolicy) -> None:
+    def __init__(self, base_url: httpx.URL, project: str, retry: RetryPolicy) -> None:
+        # httpx ends a base URL with "/"; paths start with one.
+        self.base_url = str(base_url).rstrip("/")
         self.project = project
         self.retry = retry
 
@@ -166,6 +197,9 @@ class Runner:
         raise NotImplementedError
 
     def iterate(self, pages: Pages[Any]) -> Any:
+        raise NotImplementedError
+
+    def stream(self, stream: Stream[Any]) -> Any:
         raise NotImplementedError
 
 
@@ -207,9 +241,10 @@ class endpoint(Generic[P, T]):
 
 
 class listing(Generic[P, T]):
-    """Decorates a method that describes a listing: an iterator (sync or async) that pages."""
+    """Decorates a method that describes a listing or a stream: an iterator (sync or async)
+    that pages, or that yields the chunks of an answer as they arrive."""
 
-    def __init__(self, describe: Callable[Concatenate[Any, P], Pages[T]]) -> None:
+    def __init__(self, describe: Callable[Concatenate[Any, P], Pages[T] | Stream[T]]) -> None:
         self._describe = describe
         self.__doc__ = describe.__doc__
 
@@ -230,25 +265,25 @@ class listing(Generic[P, T]):
 
         @functools.wraps(describe)
         def bound(*args: Any, **kwargs: Any) -> Any:
-            return resource._runner.iterate(describe(resource, *args, **kwargs))
+            described = describe(resource, *args, **kwargs)
+            runner = resource._runner
+            return runner.iterate(described) if isinstance(described, Pages) else runner.stream(described)
 
         return bound
 
 
 class SyncRunner(Runner):
     def __init__(self, http: httpx.Client, project: str, retry: RetryPolicy) -> None:
-        super().__init__(project, retry)
+        super().__init__(http.base_url, project, retry)
         self.http = http
 
     def send(self, call: Call[T]) -> T:
         for attempt in range(self.retry.attempts):
             try:
-                response = self.http.request(
-                    call.method, call.path, params=call.params, json=call.json, files=call.files
-                )
+                response = self.http.request(call.method, call.path, **call.arguments())
             except httpx.TransportError as error:
                 if (delay := self.retry.delay(call, attempt, None)) is None:
-                    raise lost(call, error) from error
+                    raise lost(call.method, call.path, error) from error
             else:
                 if (delay := self.retry.delay(call, attempt, response)) is None:
                     return finish(call, response)
@@ -279,21 +314,33 @@ class SyncRunner(Runner):
             if not pages.more(items, seen, total):
                 return
 
+    def stream(self, stream: Stream[T]) -> Iterator[T]:
+        answer = self.http.stream(
+            "GET", stream.path, params=stream.params, timeout=open_ended(self.http.timeout)
+        )
+        try:
+            with answer as response:
+                if response.is_error:  # the reason is in the body
+                    response.read()
+                    raise error_from(response)
+                for chunk in response.iter_text():
+                    yield stream.item(chunk)
+        except httpx.TransportError as error:
+            raise lost("GET", stream.path, error) from error
+
 
 class AsyncRunner(Runner):
     def __init__(self, http: httpx.AsyncClient, project: str, retry: RetryPolicy) -> None:
-        super().__init__(project, retry)
+        super().__init__(http.base_url, project, retry)
         self.http = http
 
     async def send(self, call: Call[T]) -> T:
         for attempt in range(self.retry.attempts):
             try:
-                response = await self.http.request(
-                    call.method, call.path, params=call.params, json=call.json, files=call.files
-                )
+                response = await self.http.request(call.method, call.path, **call.arguments())
             except httpx.TransportError as error:
                 if (delay := self.retry.delay(call, attempt, None)) is None:
-                    raise lost(call, error) from error
+                    raise lost(call.method, call.path, error) from error
             else:
                 if (delay := self.retry.delay(call, attempt, response)) is None:
                     return finish(call, response)
@@ -324,3 +371,17 @@ class AsyncRunner(Runner):
             seen += len(items)
             if not pages.more(items, seen, total):
                 return
+
+    async def stream(self, stream: Stream[T]) -> AsyncIterator[T]:
+        answer = self.http.stream(
+            "GET", stream.path, params=stream.params, timeout=open_ended(self.http.timeout)
+        )
+        try:
+            async with answer as response:
+                if response.is_error:  # the reason is in the body
+                    await response.aread()
+                    raise error_from(response)
+                async for chunk in response.aiter_text():
+                    yield stream.item(chunk)
+        except httpx.TransportError as error:
+            raise lost("GET", stream.path, error) from error

@@ -7,6 +7,7 @@ own to protect against CSRF. See docs/ui.md."""
 from __future__ import annotations
 
 import math
+import shlex
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ from assay.api.deps import (
     ProjectServiceDep,
     RuntimeDep,
     SecretServiceDep,
+    ServiceManagerDep,
     SessionDep,
     UserServiceDep,
 )
@@ -40,6 +42,7 @@ from assay.inference.registry import provider_names
 from assay.metrics.registry import available_metrics, default_metrics
 from assay.records import FileFolder, ProjectRecord, Role, UserRecord, WorkflowStatus
 from assay.schemas.projects import ProjectResponse
+from assay.services.app_services import ServiceManager
 from assay.services.auth import Authenticator
 from assay.services.code_policy import may_run_code
 from assay.services.comparison import Comparison, ComparisonService, lower_is_better
@@ -51,6 +54,14 @@ from assay.web import STATIC_DIR, TEMPLATE_DIR, assets_installed
 
 PAGE = 25
 EXAMPLES_PAGE = 20
+# A service's page shows the end of its output: a long-running process prints without end.
+LOG_TAIL = 20_000
+SETTING_LABELS = {
+    "env": "environment",
+    "num_cpus": "CPUs",
+    "num_gpus": "GPUs",
+    "health_path": "health check path",
+}
 FINISHED = frozenset({WorkflowStatus.SUCCEEDED, WorkflowStatus.FAILED, WorkflowStatus.STOPPED})
 # No inline script or style anywhere: the pages load this server's own files only. Chart.js
 # sizes its canvas through the CSSOM, which style-src does not govern.
@@ -396,6 +407,73 @@ def _job(
     job = _guard(service.get, page.project.id, job_id)
     logs = _guard(service.logs, page.project.id, job_id)
     return render_project(request, template, page, job=job, logs=logs)
+
+
+@router.get("/p/{project}/services")
+def services_page(
+    request: Request, page: ProjectPageDep, manager: ServiceManagerDep, p: PageNumber = 1
+) -> HTMLResponse:
+    items, total = manager.list_page(page.project.id, (p - 1) * PAGE, PAGE)
+    return render_project(
+        request,
+        "services.html",
+        page,
+        services=items,
+        total=total,
+        p=p,
+        pages=pages(total, PAGE),
+        runs_code=may_run_code(page.caller.user),
+    )
+
+
+@router.get("/p/{project}/services/{name}")
+def service_page(
+    request: Request, name: str, page: ProjectPageDep, manager: ServiceManagerDep
+) -> HTMLResponse:
+    return _service(request, "service.html", name, page, manager)
+
+
+@router.get("/p/{project}/services/{name}/live")
+def service_live(
+    request: Request, name: str, page: ProjectPageDep, manager: ServiceManagerDep
+) -> HTMLResponse:
+    """The service's status, actions and last logs, polled until it rests."""
+    return _service(request, "service_live.html", name, page, manager)
+
+
+def _service(
+    request: Request, template: str, name: str, page: ProjectPage, manager: ServiceManager
+) -> HTMLResponse:
+    service = _guard(manager.get, page.project.id, name)
+    logs = _guard(manager.logs, page.project.id, name)
+    return render_project(
+        request, template, page, service=service, settings=_settings(service.config), logs=_tail(logs)
+    )
+
+
+def _settings(config: dict[str, object]) -> list[tuple[str, str]]:
+    """A service's request as label and text; what the server itself keeps there (the
+    process a restart replaces) is not the user's."""
+    shown = []
+    for key, value in config.items():
+        if key == "previous":
+            continue
+        if isinstance(value, dict):
+            text = ", ".join(f"{name}={item}" for name, item in value.items())
+        elif isinstance(value, list):
+            text = shlex.join(str(item) for item in value)
+        else:
+            text = str(value)
+        shown.append((SETTING_LABELS.get(key, key.replace("_", " ")), text))
+    return shown
+
+
+def _tail(logs: str) -> str:
+    """The last ``LOG_TAIL`` characters, from the start of a line."""
+    if len(logs) <= LOG_TAIL:
+        return logs
+    end = logs[-LOG_TAIL:]
+    return end[end.find("\n") + 1 :]
 
 
 @router.get("/p/{project}/members")

@@ -63,10 +63,17 @@
     }
   };
 
-  // A form's fields as JSON: "a.b" names nest, data-type="int" numbers, data-type="csv" a
+  // A form's fields as JSON: "a.b" names nest, data-type="number" numbers, data-type="csv" a
   // comma-separated list, data-type="lines" one item per non-blank line (a command's argument
-  // vector), data-type="list" checkboxes gather into an array; empty fields are left out
+  // vector), data-type="pairs" an object of one NAME=value per non-blank line (environment
+  // variables), data-type="list" checkboxes gather into an array; empty fields are left out
   // unless marked data-send-empty.
+  const lines = (text) => text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  const pair = (line) => {
+    const at = line.indexOf("=");
+    return at < 0 ? [line.trim(), ""] : [line.slice(0, at).trim(), line.slice(at + 1)];
+  };
+
   const formJson = (form) => {
     const body = {};
     const set = (name, value) => {
@@ -84,9 +91,10 @@
       }
       if (el.type === "checkbox") { set(el.name, el.checked); continue; }
       if (el.value === "" && !el.hasAttribute("data-send-empty")) continue;
-      if (el.dataset.type === "int") set(el.name, Number(el.value));
+      if (el.dataset.type === "number") set(el.name, Number(el.value));
       else if (el.dataset.type === "csv") set(el.name, el.value.split(",").map((item) => item.trim()).filter(Boolean));
-      else if (el.dataset.type === "lines") set(el.name, el.value.split(/\r?\n/).filter((line) => line.trim() !== ""));
+      else if (el.dataset.type === "lines") set(el.name, lines(el.value));
+      else if (el.dataset.type === "pairs") set(el.name, Object.fromEntries(lines(el.value).map(pair)));
       else set(el.name, el.value);
     }
     return body;
