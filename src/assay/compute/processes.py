@@ -13,10 +13,19 @@ STOP_GRACE = 2.0
 MARKER = "ASSAY_RAY_HEAD_DIR"
 
 
+def _points_at(cmdline: list[str], marker: str) -> bool:
+    """Whether a command line names the head's temp dir other than as a sandbox's ``--tmpfs``:
+    every sandbox on the machine hides every head's temp dir (``jobs.sandbox``), so that mention
+    says nothing about whose job it is."""
+    hidden = {cmdline[index + 1] for index, arg in enumerate(cmdline[:-1]) if arg == "--tmpfs"}
+    return any(marker in arg for arg in cmdline if arg not in hidden)
+
+
 def head_processes(temp_dir: Path, pid: int | None = None, uid: int | None = None) -> list[psutil.Process]:
     """Every process of a head: its group and descendants, and whatever still points at its
-    temp dir (job drivers run in process groups of their own and outlive a killed parent), and
-    in multi-user mode every process of its dedicated user."""
+    temp dir (job drivers run in process groups of their own and outlive a killed parent) with
+    its descendants (a sandboxed command, whose scrubbed environment does not say its head),
+    and in multi-user mode every process of its dedicated user."""
     marker = str(temp_dir)
     found: dict[int, psutil.Process] = {}
     if pid is not None:
@@ -31,11 +40,12 @@ def head_processes(temp_dir: Path, pid: int | None = None, uid: int | None = Non
             if (
                 (pid is not None and os.getpgid(proc.pid) == pid)
                 or (info["environ"] or {}).get(MARKER) == marker
-                or marker in " ".join(info["cmdline"] or [])
+                or _points_at(info["cmdline"] or [], marker)
                 or (info["cwd"] or "").startswith(marker)
                 or (uid is not None and info["uids"] is not None and info["uids"].real == uid)
             ):
                 found[proc.pid] = proc
+                found.update({child.pid: child for child in proc.children(recursive=True)})
     found.pop(os.getpid(), None)
     return list(found.values())
 
