@@ -29,6 +29,7 @@ from assay.records import DesiredState, ServiceRecord, ServiceStatus, UserRecord
 from assay.records.base import utcnow
 from assay.repositories.services import ServiceRepository
 from assay.security.job_tokens import redact_job_tokens
+from assay.services.model_services import model_command
 
 log = logging.getLogger(__name__)
 MAX_RESTARTS = 3
@@ -165,11 +166,12 @@ class ServiceReconciler:
         user's command."""
         user = self.session.get(UserRecord, service.created_by) if service.created_by else None
         config = service.config
+        python = self.clusters.engine(service.ray_address).python()
         env = passed_env(os.environ, self.settings.job_env_names)
         env["PYTHONUNBUFFERED"] = "1"
         env[SPEC_ENV] = json.dumps(
             {
-                "command": config["command"],
+                "command": model_command(config, python) if service.kind == "model" else config["command"],
                 "env": config.get("env", {}),
                 "env_names": list(self.settings.job_env_names),
                 "sandbox_required": self.settings.auth_required,
@@ -182,7 +184,7 @@ class ServiceReconciler:
             service.engine_name,
             user.username if user else "",
         )
-        argv = [self.clusters.engine(service.ray_address).python(), "-m", "assay.jobs.serve"]
+        argv = [python, "-m", "assay.jobs.serve"]
         return JobSpec(
             service.submission_id,
             argv,
