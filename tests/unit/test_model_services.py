@@ -49,6 +49,8 @@ def test_the_body_is_an_app_or_a_model_by_its_kind() -> None:
         ({"generation": {"temperature": 9}}, "generation.temperature"),
         ({"generation": {"frequency_penalty": 0.5}}, "generation.frequency_penalty"),
         ({"model": "package:no_such_package"}, "model"),
+        ({"model": "package:.relative"}, "model"),  # not an import error (a 500)
+        ({"model": "package:no_such..name"}, "model"),
     ],
 )
 def test_the_provider_refuses_what_it_cannot_serve_naming_the_field(

@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,11 +68,22 @@ class HFOptions(ProviderOptions):
     trust_remote_code: bool = False
 
 
+def find_package(package: str) -> ModuleSpec | None:
+    """The installed package ``package`` names, or ``None``; a name that is not a dotted Python
+    name (``.x``, ``a..b``: user input) is no package rather than an import error."""
+    if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package) is None:
+        return None
+    try:
+        return importlib.util.find_spec(package)  # locates without executing the package itself
+    except ImportError:  # a parent of a dotted name is missing
+        return None
+
+
 def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
     """``(path or hub id, gguf file)`` for a config's ``model``; see the module docstring."""
     if model.startswith(PACKAGE_SCHEME):
         package, _, inner = model[len(PACKAGE_SCHEME) :].partition("/")
-        spec = importlib.util.find_spec(package)  # locates without executing the package
+        spec = find_package(package)
         if spec is None or not spec.submodule_search_locations:
             raise InvalidInputError(f"no installed package {package!r} holds a model", field="model")
         model = str(Path(next(iter(spec.submodule_search_locations))) / inner)
@@ -203,7 +216,7 @@ class HuggingFaceProvider(Provider):
         """A ``package:NAME`` model must come from a package installed here."""
         if config.model.startswith(PACKAGE_SCHEME):
             package = config.model[len(PACKAGE_SCHEME) :].partition("/")[0]
-            if importlib.util.find_spec(package) is None:
+            if find_package(package) is None:
                 raise InvalidInputError(
                     f"model {config.model!r}: no installed Python package {package!r} ships it here",
                     field="model",
