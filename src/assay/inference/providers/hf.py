@@ -21,15 +21,18 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from assay.errors import InvalidInputError
-from assay.inference.config import InferenceConfig, ModelChoice
+from assay.inference.config import GenerationParams, InferenceConfig, ModelChoice
 from assay.inference.prompts import Prompt, language_code
 from assay.inference.providers.base import COMMON_PARAMS, Generation, JobRequest, Provider, ProviderOptions
 from assay.tasks import TranslationTask
@@ -65,11 +68,22 @@ class HFOptions(ProviderOptions):
     trust_remote_code: bool = False
 
 
+def find_package(package: str) -> ModuleSpec | None:
+    """The installed package ``package`` names, or ``None``; a name that is not a dotted Python
+    name (``.x``, ``a..b``: user input) is no package rather than an import error."""
+    if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package) is None:
+        return None
+    try:
+        return importlib.util.find_spec(package)  # locates without executing the package itself
+    except ImportError:  # a parent of a dotted name is missing
+        return None
+
+
 def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None]:
     """``(path or hub id, gguf file)`` for a config's ``model``; see the module docstring."""
     if model.startswith(PACKAGE_SCHEME):
         package, _, inner = model[len(PACKAGE_SCHEME) :].partition("/")
-        spec = importlib.util.find_spec(package)  # locates without executing the package
+        spec = find_package(package)
         if spec is None or not spec.submodule_search_locations:
             raise InvalidInputError(f"no installed package {package!r} holds a model", field="model")
         model = str(Path(next(iter(spec.submodule_search_locations))) / inner)
@@ -112,7 +126,7 @@ def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "mps" else torch.float32
 
 
-def _completion_length(row: list[int], stop_ids: set[int], pad_id: int | None) -> int:
+def completion_length(row: list[int], stop_ids: set[int], pad_id: int | None) -> int:
     """Generated tokens up to and including the first end-of-sequence, padding excluded."""
     for position, token in enumerate(row):
         if token in stop_ids:
@@ -120,6 +134,65 @@ def _completion_length(row: list[int], stop_ids: set[int], pad_id: int | None) -
     while row and row[-1] == pad_id:
         row = row[:-1]
     return len(row)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any  # transformers' annotations of generate()/to() disagree between model classes
+    tokenizer: PreTrainedTokenizerBase
+    config: Any
+    seq2seq: bool
+
+
+def load(model: str, options: HFOptions, token: str | None, device: torch.device) -> LoadedModel:
+    """The model and its tokenizer, ready to generate on ``device``: what the provider runs and
+    what a model service serves (``inference.serving``). Causal models pad on the left."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    path, gguf_file = resolve_model(model, options.gguf_file)
+    extra: dict[str, Any] = {"trust_remote_code": options.trust_remote_code, "token": token}
+    if gguf_file:
+        extra["gguf_file"] = gguf_file
+    started = time.monotonic()
+    model_config = AutoConfig.from_pretrained(path, **extra)
+    kind = options.kind
+    seq2seq = kind == "seq2seq" or (kind == "auto" and bool(model_config.is_encoder_decoder))
+    tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+    loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    dtype = pick_dtype(options.dtype, device)
+    loaded: Any = loader.from_pretrained(path, config=model_config, dtype=dtype, **extra)
+    loaded.to(device).eval()
+    if not seq2seq:
+        tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    log.info(
+        "loaded %s (%s, %s, %s) in %.1fs",
+        model,
+        "seq2seq" if seq2seq else "causal",
+        device,
+        dtype,
+        time.monotonic() - started,
+    )
+    return LoadedModel(loaded, tokenizer, model_config, seq2seq)
+
+
+def generate_kwargs(generation: GenerationParams, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """``generate()``'s arguments for these settings: greedy at temperature 0."""
+    params = generation.explicit()
+    sample = params["temperature"] > 0
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": params["max_new_tokens"],
+        "do_sample": sample,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    if sample:
+        kwargs.update({name: params[name] for name in SAMPLING_PARAMS if name in params})
+    kwargs.update({name: params[name] for name in GENERATE_PARAMS if name in params})
+    if "stop" in params:
+        kwargs.update(stop_strings=params["stop"], tokenizer=tokenizer)
+    kwargs.update(params.get("extra", {}))
+    return kwargs
 
 
 class HuggingFaceProvider(Provider):
@@ -143,7 +216,7 @@ class HuggingFaceProvider(Provider):
         """A ``package:NAME`` model must come from a package installed here."""
         if config.model.startswith(PACKAGE_SCHEME):
             package = config.model[len(PACKAGE_SCHEME) :].partition("/")[0]
-            if importlib.util.find_spec(package) is None:
+            if find_package(package) is None:
                 raise InvalidInputError(
                     f"model {config.model!r}: no installed Python package {package!r} ships it here",
                     field="model",
@@ -185,37 +258,10 @@ class HuggingFaceProvider(Provider):
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
-        path, gguf_file = resolve_model(self.config.model, self.options.gguf_file)
-        extra: dict[str, Any] = {"trust_remote_code": self.options.trust_remote_code, "token": self._token}
-        if gguf_file:
-            extra["gguf_file"] = gguf_file
-        started = time.monotonic()
-        model_config = AutoConfig.from_pretrained(path, **extra)
-        kind = self.options.kind
-        self.seq2seq = kind == "seq2seq" or (kind == "auto" and bool(model_config.is_encoder_decoder))
-        tokenizer = AutoTokenizer.from_pretrained(path, **extra)
-        loader = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
-        dtype = pick_dtype(self.options.dtype, self.device)
-        # Any: transformers' annotations of generate()/to() disagree between model classes.
-        model: Any = loader.from_pretrained(path, config=model_config, dtype=dtype, **extra)
-        model.to(self.device).eval()
-        if not self.seq2seq:
-            tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        self._model, self._tokenizer = model, tokenizer
-        self._prefix = self._task_prefix(model_config) if self.seq2seq else ""
-        self._generate_kwargs = self._map_params(tokenizer)
-        log.info(
-            "loaded %s (%s, %s, %s) in %.1fs",
-            self.config.model,
-            "seq2seq" if self.seq2seq else "causal",
-            self.device,
-            dtype,
-            time.monotonic() - started,
-        )
+        loaded = load(self.config.model, self.options, self._token, self.device)
+        self._model, self._tokenizer, self.seq2seq = loaded.model, loaded.tokenizer, loaded.seq2seq
+        self._prefix = self._task_prefix(loaded.config) if self.seq2seq else ""
+        self._generate_kwargs = generate_kwargs(self.config.generation, loaded.tokenizer)
 
     def _task_prefix(self, model_config: Any) -> str:
         """The prefix the model was trained with for this task (T5: ``summarize: ``), if any."""
@@ -228,22 +274,6 @@ class HuggingFaceProvider(Provider):
             )
         prefix = params.get(name, {}).get("prefix", "")
         return str(prefix)
-
-    def _map_params(self, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
-        params = self.config.generation.explicit()
-        sample = params["temperature"] > 0
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": params["max_new_tokens"],
-            "do_sample": sample,
-            "pad_token_id": tokenizer.pad_token_id,
-        }
-        if sample:
-            kwargs.update({name: params[name] for name in SAMPLING_PARAMS if name in params})
-        kwargs.update({name: params[name] for name in GENERATE_PARAMS if name in params})
-        if "stop" in params:
-            kwargs.update(stop_strings=params["stop"], tokenizer=tokenizer)
-        kwargs.update(params.get("extra", {}))
-        return kwargs
 
     def stats(self) -> dict[str, int]:
         return {"batches": self._batches}
@@ -302,7 +332,7 @@ class HuggingFaceProvider(Provider):
             Generation(
                 text=text,
                 prompt_tokens=int(prompt_length),
-                completion_tokens=_completion_length(row, stop_ids, tokenizer.pad_token_id),
+                completion_tokens=completion_length(row, stop_ids, tokenizer.pad_token_id),
                 latency_ms=latency_ms,
             )
             for text, prompt_length, row in zip(texts, prompt_lengths, generated.tolist(), strict=True)
