@@ -18,7 +18,7 @@ from assay.api.deps import get_current_user
 from assay.api.docs import install_docs
 from assay.api.edge import PROXY_PATH, EdgeGuard, SecurityHeaders, edge_guards
 from assay.api.errors import install_error_handlers
-from assay.api.gateway import Admissions, new_client
+from assay.api.gateway import Admissions, Gateway, new_client
 from assay.api.gateway import router as gateway_router
 from assay.api.openapi import PUBLIC_ERRORS, SIGNED_IN_ERRORS, error_responses, install_openapi
 from assay.api.public_url import TrustedProxyHeaders
@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=signed_in_errors,
     )
     install_ui(app)
+    # Innermost: the gateway's requests pass every edge check below, then skip the router.
+    app.add_middleware(Gateway)
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(EdgeGuard, guards=edge_guards(settings))
     app.add_middleware(SecurityHeaders)

@@ -60,9 +60,13 @@ def detail_for(error: errors.AssayError) -> str:
     return error.message
 
 
+def assay_error_response(error: errors.AssayError) -> JSONResponse:
+    return error_response(status_for(error), detail_for(error), error.field, headers_for(error))
+
+
 async def _handle_assay_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.AssayError)
-    return error_response(status_for(exc), detail_for(exc), exc.field, headers_for(exc))
+    return assay_error_response(exc)
 
 
 async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -2,11 +2,13 @@
 WebSocket to a running service's private address, with Assay's own authentication and roles
 (viewers may call; a non-member sees 404).
 
-Bodies stream both ways (``aiohttp`` with one pooled session per app; nothing is buffered, so
-server-sent events and large uploads pass as they come); WebSockets are relayed with the
-``websockets`` package. Assay's credentials (the Authorization header and the session cookie)
-never reach the service; ``X-Forwarded-For/-Proto/-Host`` and ``X-Forwarded-Prefix`` tell it
-where it is served, so that it can build its links.
+Bodies stream both ways (``aiohttp`` with one pooled session per app; nothing is buffered but
+an answer of at most ``WHOLE_BODY_BYTES`` that announces its length, so server-sent events and
+large uploads pass as they come); WebSockets are relayed with the ``websockets`` package. HTTP
+requests are served by ``Gateway`` ahead of the router, inside the edge middlewares.
+Assay's credentials (the Authorization header and the session cookie) never reach the service;
+``X-Forwarded-For/-Proto/-Host`` and ``X-Forwarded-Prefix`` tell it where it is served, so that
+it can build its links.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from http.cookies import SimpleCookie
 
 import aiohttp
@@ -26,12 +30,13 @@ from fastapi import APIRouter, Request, WebSocket
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 from websockets.typing import Subprotocol
 from yarl import URL
 
 from assay.api.credentials import SESSION_COOKIE, is_ambient, read_credentials
-from assay.api.errors import error_response, status_for
+from assay.api.errors import assay_error_response, error_response, status_for
 from assay.errors import AssayError
 from assay.records import Role, UserRecord
 from assay.runtime import Runtime
@@ -79,6 +84,15 @@ NOT_ADDED = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 # their own, which Assay does not give services yet (docs/services.md).
 SANDBOX = (
     b"sandbox allow-scripts allow-forms allow-popups allow-downloads allow-modals; frame-ancestors 'none'"
+)
+# Answers up to this size that announce their length are read whole and sent on in one piece
+# (one message through the middlewares instead of three); longer ones and those without a
+# length (server-sent events) are streamed.
+WHOLE_BODY_BYTES = 64 * 1024
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The route's path as Starlette matches it (``{project}``, ``{name}``: one segment each).
+PROXY_ROUTE = re.compile(
+    rf"{API}/projects/(?P<project>[^/]+)/services/(?P<name>[^/]+)/proxy/(?P<path>.*)", re.S
 )
 ADMISSION_TTL = 1.0
 ADMISSION_ENTRIES = 10_000
@@ -142,13 +156,18 @@ def _target(address: str, path: str, query: str) -> str:
 
 
 async def proxy(request: Request, project: str, name: str, path: str) -> Response:
-    """Forward the request to the service and stream its answer back, as it comes."""
-    address = await admit(request, project, name)
-    client: aiohttp.ClientSession = request.app.state.gateway
+    """Forward the request to the service and answer with what it answers: a small body with
+    a length in one piece, anything else streamed as it comes."""
+    try:
+        address = await admit(request, project, name)
+    except AssayError as exc:
+        return assay_error_response(exc)
+    scope = request.scope
+    client: aiohttp.ClientSession = scope["app"].state.gateway
     headers = forwarded_headers(
         request.headers.items(),
-        request.client.host if request.client else "",
-        request.url.scheme,
+        scope["client"][0] if scope.get("client") else "",
+        scope["scheme"],
         request.headers.get("host", ""),
         prefix(project, name),
         NOT_FORWARDED,
@@ -156,23 +175,47 @@ async def proxy(request: Request, project: str, name: str, path: str) -> Respons
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
     try:
         upstream = await client.request(
-            request.method,
-            URL(_target(address, path, request.url.query), encoded=True),
+            scope["method"],
+            URL(_target(address, path, scope["query_string"].decode("latin-1")), encoded=True),
             headers=headers,
             data=request.stream() if has_body else None,
             allow_redirects=False,
             skip_auto_headers=NOT_ADDED,
         )
+        length = upstream.content_length
+        whole = length is not None and length <= WHOLE_BODY_BYTES
+        response: Response = (
+            Response(await upstream.read(), upstream.status)
+            if whole
+            else StreamingResponse(
+                upstream.content.iter_any(), upstream.status, background=BackgroundTask(upstream.release)
+            )
+        )
     except (aiohttp.ClientError, OSError) as exc:
         # The service's address stays in the log: callers are told only that it did not answer.
         log.warning("service %s/%s did not answer: %r", project, name, exc)
         return error_response(502, f"service {name!r} did not answer: {type(exc).__name__}", "name")
-    response = StreamingResponse(
-        upstream.content.iter_any(), status_code=upstream.status, background=BackgroundTask(upstream.release)
-    )
     response.raw_headers = [(key, value) for key, value in upstream.raw_headers if _passed_back(key, value)]
     response.raw_headers.append((b"content-security-policy", SANDBOX))
     return response
+
+
+class Gateway:
+    """Serves the gateway's HTTP requests before the router: at a service's rate, routing
+    through every route of the API and FastAPI's per-request machinery (dependencies, exit
+    stacks) cost more than the forwarding itself. It sits inside the edge middlewares (app.py),
+    so their checks and headers apply as to any route; WebSockets take the router's way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = PROXY_ROUTE.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        if found is None or scope["method"] not in METHODS:
+            await self.app(scope, receive, send)
+            return
+        response = await proxy(Request(scope, receive), **found.groupdict())
+        await response(scope, receive, send)
 
 
 def _passed_back(name: bytes, value: bytes) -> bool:
@@ -184,8 +227,9 @@ def _passed_back(name: bytes, value: bytes) -> bool:
     return key != "set-cookie" or value.decode("latin-1").split("=", 1)[0].strip() != SESSION_COOKIE
 
 
-# One route per method: each gets an operation of its own in the OpenAPI document.
-for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+# One route per method: each gets an operation of its own in the OpenAPI document, and the
+# route census checks who gets through. ``Gateway`` serves them, with the same ``proxy``.
+for _method in sorted(METHODS):
     router.add_api_route(
         "/{name}/proxy/{path:path}", proxy, methods=[_method], name=f"proxy_{_method.lower()}"
     )
@@ -205,13 +249,16 @@ class Admissions:
     check, a membership check and a row read in the thread pool. The key is a digest of
     everything authentication reads (the credential headers and the peer's address, which
     decides the embedded mode's local admin); a revoked token, a removed member or a stopped
-    service is noticed within the TTL.
+    service is noticed within the TTL. Callers with the same key that arrive while it is being
+    looked up wait for that one lookup: when an entry expires under load, every request in
+    flight would otherwise take a thread of its own for the same answer.
     Where it listens: its ready replicas; each request goes to the next one in turn (``pick``)."""
 
     def __init__(self, ttl: float = ADMISSION_TTL) -> None:
         self.ttl = ttl
         self._entries: dict[tuple[bytes, str, str], tuple[float, tuple[str, ...]]] = {}
         self._turns: dict[tuple[str, str], int] = {}
+        self._lookups: dict[tuple[bytes, str, str], asyncio.Future[tuple[str, ...]]] = {}
 
     @staticmethod
     def key(connection: HTTPConnection, project: str, name: str) -> tuple[bytes, str, str]:
@@ -241,6 +288,24 @@ class Admissions:
         self._turns[project, name] = turn + 1
         return addresses[turn % len(addresses)]
 
+    async def lookup(
+        self, key: tuple[bytes, str, str], authorize: Callable[[], tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        """``authorize()`` in the thread pool, once for all callers with this key at a time;
+        its answer is kept, its error raised to each of them. A caller that goes away does not
+        cancel it for the others."""
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(anyio.to_thread.run_sync(authorize))
+            self._lookups[key] = pending
+            pending.add_done_callback(partial(self._settle, key))
+        return await asyncio.shield(pending)
+
+    def _settle(self, key: tuple[bytes, str, str], done: asyncio.Future[tuple[str, ...]]) -> None:
+        del self._lookups[key]
+        if not done.cancelled() and done.exception() is None:
+            self.put(key, done.result())
+
 
 async def admit(connection: HTTPConnection, project: str, name: str) -> str:
     """The address to forward to (the next ready replica), if the caller may call the service
@@ -250,8 +315,7 @@ async def admit(connection: HTTPConnection, project: str, name: str) -> str:
     addresses = admissions.get(key)
     if addresses is None:
         runtime: Runtime = connection.app.state.runtime
-        addresses = await anyio.to_thread.run_sync(_authorize, runtime, connection, project, name)
-        admissions.put(key, addresses)
+        addresses = await admissions.lookup(key, partial(_authorize, runtime, connection, project, name))
     return admissions.pick(project, name, addresses)
 
 

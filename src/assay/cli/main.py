@@ -52,6 +52,7 @@ def serve(
 
     from assay.api.app import create_app
     from assay.api.edge import WILDCARD_ADDRESSES
+    from assay.api.http_protocol import bounded
     from assay.memory import keep_large_blocks_out_of_arenas
 
     keep_large_blocks_out_of_arenas()
@@ -66,10 +67,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        # h11 bounds the request head it buffers; httptools buffers any size. Heads between
-        # the limit and twice it get the app's 431, larger ones the parser's 400.
-        http="h11",
-        h11_max_incomplete_event_size=2 * settings.max_header_bytes,
+        # httptools, with the request head it buffers bounded (api/http_protocol.py): heads
+        # between the limit and twice it get the app's 431, larger ones a 400.
+        http=bounded(2 * settings.max_header_bytes),
         # The app applies X-Forwarded-* itself, from ASSAY_TRUSTED_PROXIES only
         # (api/public_url.py): uvicorn's own handling would trust any loopback peer.
         proxy_headers=False,
