@@ -28,15 +28,20 @@ def refusal(body: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
 
 
 def test_the_body_is_an_app_or_a_model_by_its_kind() -> None:
+    """Refusals name the field as the body has it, not behind the union's tag."""
     assert isinstance(ServiceCreate.model_validate(MODEL).root, ModelServiceCreate)
     assert isinstance(ServiceCreate.model_validate({"name": "a", "command": ["x"]}).root, AppServiceCreate)
-    assert refusal({**MODEL, "kind": "notebook"}) == ((), "kind must be 'app' or 'model'")
-    assert refusal({**MODEL, "command": ["python"]})[0] == ("model", "command")
-    assert refusal({**MODEL, "provider": "openai"})[0] == ("model", "provider")
-    assert refusal({**MODEL, "replicas": 0})[0] == ("model", "replicas")
-    assert refusal({**MODEL, "num_gpus": -1})[0] == ("model", "num_gpus")
+    assert refusal({**MODEL, "kind": "notebook"}) == (("kind",), "kind must be 'app' or 'model'")
+    assert refusal({**MODEL, "command": ["python"]})[0] == ("command",)
+    assert refusal({**MODEL, "provider": "openai"})[0] == ("provider",)
+    assert refusal({**MODEL, "replicas": 0})[0] == ("replicas",)
+    assert refusal({"name": "a", "command": ["x"], "requirements": ["ok", "-r /etc/passwd"]})[0] == (
+        "requirements",
+        1,
+    )
+    assert refusal({**MODEL, "num_gpus": -1})[0] == ("num_gpus",)
     location, message = refusal({**MODEL, "engine": "vllm"})
-    assert location == ("model", "engine") and "num_gpus" in message
+    assert location == ("engine",) and "num_gpus" in message
     assert ServiceCreate.model_validate({**MODEL, "engine": "vllm", "num_gpus": 1}).root.engine == "vllm"
 
 

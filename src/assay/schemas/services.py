@@ -18,9 +18,13 @@ from pydantic import (
     JsonValue,
     RootModel,
     Tag,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # A DNS label: the name is part of the engine's name and of the gateway's path.
 SERVICE_NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
@@ -144,6 +148,10 @@ class ModelServiceCreate(_ServiceCreate):
         return engine
 
 
+KINDS = ("app", "model")
+UNKNOWN_KIND = PydanticCustomError("invalid_kind", "kind must be 'app' or 'model'")
+
+
 def _kind(body: Any) -> str | None:
     """A body without ``kind`` is an app (the kind first offered)."""
     kind = body.get("kind", "app") if isinstance(body, dict) else getattr(body, "kind", None)
@@ -155,12 +163,35 @@ class ServiceCreate(
         Annotated[
             Annotated[AppServiceCreate, Tag("app")] | Annotated[ModelServiceCreate, Tag("model")],
             Discriminator(
-                _kind, custom_error_type="invalid_kind", custom_error_message="kind must be 'app' or 'model'"
+                _kind,
+                custom_error_type=UNKNOWN_KIND.type,
+                custom_error_message=UNKNOWN_KIND.message_template,
             ),
         ]
     ]
 ):
     """The body of ``POST …/services``: one of the kinds, by ``kind``."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _located_as_sent(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Errors name the field as the client wrote it (``requirements.1``, ``kind``): pydantic
+        puts the union's tag first (``app.requirements.1``), a field no body has."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            details: list[InitErrorDetails] = []
+            for error in exc.errors():
+                loc = error["loc"]
+                detail = InitErrorDetails(
+                    type=UNKNOWN_KIND if error["type"] == UNKNOWN_KIND.type else error["type"],
+                    loc=loc[1:] if loc and loc[0] in KINDS else loc or ("kind",),
+                    input=error["input"],
+                )
+                if "ctx" in error:
+                    detail["ctx"] = error["ctx"]
+                details.append(detail)
+            raise ValidationError.from_exception_data(exc.title, details) from None
 
 
 class ServiceResponse(BaseModel):
