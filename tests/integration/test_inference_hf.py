@@ -190,6 +190,8 @@ def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path)
         ({"temperature": 3}, "temperature"),
         ({"n": 2}, "n"),
         ({"logit_bias": {}}, "logit_bias"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+        ({"presence_penalty": -1}, "presence_penalty"),
     ]:
         refused = web.post("/v1/chat/completions", json={**chat, **wrong})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
@@ -200,6 +202,11 @@ def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path)
         answers = list(pool.map(lambda _: web.post("/v1/chat/completions", json=chat).json(), range(4)))
     assert len({answer["choices"][0]["message"]["content"] for answer in answers}) == 1  # greedy
     answer = answers[0]
+    # What the ``openai`` provider sends for a workflow with Lumigator's generation settings.
+    lumigator = web.post(
+        "/v1/chat/completions", json={**chat, "frequency_penalty": 0.0, "presence_penalty": 0}
+    )
+    assert lumigator.json()["choices"] == answer["choices"], lumigator.text
     assert answer["usage"]["completion_tokens"] <= 5 and answer["choices"][0]["finish_reason"] in (
         "stop",
         "length",

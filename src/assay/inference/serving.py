@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from assay.inference.config import GenerationParams
 from assay.inference.providers.hf import LoadedModel, completion_length, generate_kwargs
@@ -57,6 +57,18 @@ class Message(_Strict):
         return {"role": "system" if self.role == "developer" else self.role, "content": text}
 
 
+def _no_penalty(value: float) -> float:
+    if value != 0:
+        raise ValueError("this server applies no penalty: only 0 is accepted (vLLM's engine applies them)")
+    return value
+
+
+# OpenAI's frequency and presence penalties: sent by OpenAI's clients, and by Assay's ``openai``
+# provider whenever a workflow sets them (Lumigator's clients send 0.0). transformers has no
+# such penalty, so only 0, which changes nothing, is accepted.
+NoPenalty = Annotated[float, AfterValidator(_no_penalty)]
+
+
 class StreamOptions(_Strict):
     include_usage: bool = False
 
@@ -70,6 +82,8 @@ class Sampling(_Strict):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
     seed: int | None = None
+    frequency_penalty: NoPenalty = 0.0
+    presence_penalty: NoPenalty = 0.0
     n: int = Field(1, ge=1, le=1, description="one choice per request")
     stream: bool = False
     stream_options: StreamOptions | None = None
