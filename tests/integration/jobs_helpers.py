@@ -23,6 +23,21 @@ def wait_for_status(
         time.sleep(0.3)
 
 
+def wait_workflow(
+    client: TestClient, workflow_id: str, project: str = "default", timeout: float = 240.0, **kw: Any
+) -> dict[str, Any]:
+    """The workflow once it has ended (``kw`` goes with each request: an account's headers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(f"/api/v1/projects/{project}/workflows/{workflow_id}", **kw).json()
+        if body["state"] in TERMINAL:
+            return body
+        if time.monotonic() > deadline:
+            reason = body["status_reason"]
+            raise AssertionError(f"workflow still {body['state']} after {timeout:.0f}s: {reason}")
+        time.sleep(0.3)
+
+
 def script_job(client: TestClient, name: str, argv: list[str], **config: Any) -> dict[str, Any]:
     response = client.post(
         "/api/v1/jobs/script",

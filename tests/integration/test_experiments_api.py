@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 import uuid
 from typing import Any
 
@@ -20,6 +19,7 @@ from assay.records import ExperimentRecord, WorkflowRecord, WorkflowStatus
 from assay.runtime import Runtime
 from assay.schemas.experiments import WorkflowDetailsResponse
 from tests.helpers import csv_bytes
+from tests.integration.jobs_helpers import wait_workflow
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
@@ -38,16 +38,6 @@ ROWS = [
 @pytest.fixture(autouse=True)
 def _ray(ray_head: LocalRayHead) -> None:
     ray_head.ensure_started()
-
-
-def wait_workflow(client: TestClient, workflow_id: str, timeout: float = 240.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = client.get(f"{API}/projects/default/workflows/{workflow_id}").json()
-        if body["state"] in ("succeeded", "failed", "stopped"):
-            return body
-        assert time.monotonic() < deadline, f"workflow still {body['state']}"
-        time.sleep(0.5)
 
 
 def make_experiment(client: TestClient) -> str:

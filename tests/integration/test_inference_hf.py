@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from assay.api.background import serve_app_in_background
 from assay.inference import InferenceConfig, InferenceSummary, run_inference
 from assay.inference.config import GenerationParams
 from assay.inference.providers.hf import HFOptions, load
-from assay.inference.serving import Engine, build_app
+from assay.inference.serving import Answer, Engine, build_app
 from assay.storage.local import LocalObjectStore
 from tests.helpers import parquet_bytes
 
@@ -190,6 +194,8 @@ def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path)
         ({"temperature": 3}, "temperature"),
         ({"n": 2}, "n"),
         ({"logit_bias": {}}, "logit_bias"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+        ({"presence_penalty": -1}, "presence_penalty"),
     ]:
         refused = web.post("/v1/chat/completions", json={**chat, **wrong})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
@@ -200,6 +206,11 @@ def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path)
         answers = list(pool.map(lambda _: web.post("/v1/chat/completions", json=chat).json(), range(4)))
     assert len({answer["choices"][0]["message"]["content"] for answer in answers}) == 1  # greedy
     answer = answers[0]
+    # What the ``openai`` provider sends for a workflow with Lumigator's generation settings.
+    lumigator = web.post(
+        "/v1/chat/completions", json={**chat, "frequency_penalty": 0.0, "presence_penalty": 0}
+    )
+    assert lumigator.json()["choices"] == answer["choices"], lumigator.text
     assert answer["usage"]["completion_tokens"] <= 5 and answer["choices"][0]["finish_reason"] in (
         "stop",
         "length",
@@ -220,3 +231,42 @@ def test_the_model_service_app_speaks_openai_over_a_local_model(tiny_gpt2: Path)
     assert lines[-1] == "data: [DONE]"
     events = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
     assert events[-1]["usage"]["prompt_tokens"] == 2 and events[-1]["usage"]["completion_tokens"] <= 3
+
+
+def test_the_model_service_stops_an_answer_whose_client_has_gone(tiny_gpt2: Path) -> None:
+    """A client that timed out while its request waited for the lock (an inference job's, behind
+    its others) has gone: its answer stops at the first token instead of holding the lock for
+    all of them, as the retry it sends next waits for that lock."""
+    waiting: list[threading.Event | None] = []
+    answers: list[Answer] = []
+
+    class Recording(Engine):
+        def generate(
+            self,
+            prompt: str,
+            templated: bool,
+            generation: GenerationParams,
+            streamer: Any = None,
+            cancelled: threading.Event | None = None,
+        ) -> Answer:
+            waiting.append(cancelled)
+            answers.append(super().generate(prompt, templated, generation, streamer, cancelled))
+            return answers[-1]
+
+    engine = Recording(load(str(tiny_gpt2), HFOptions(), None, torch.device("cpu")), GenerationParams())
+    body = {"model": "tiny", "prompt": "the cat sat", "max_tokens": 40}
+    with serve_app_in_background(lambda _: build_app(engine, "tiny")) as (_, url):
+        full = httpx.post(f"{url}/v1/completions", json=body, timeout=30).json()
+        assert full["usage"]["completion_tokens"] > 1, full
+        with engine._lock:  # another request's answer is being generated
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(f"{url}/v1/completions", json=body, timeout=httpx.Timeout(30, read=0.5))
+            deadline = time.monotonic() + 30
+            while len(waiting) < 2 or waiting[1] is None or not waiting[1].is_set():
+                assert time.monotonic() < deadline, "the server did not notice that its client left"
+                time.sleep(0.05)
+        while len(answers) < 2:
+            assert time.monotonic() < deadline + 30
+            time.sleep(0.05)
+    assert answers[0].completion_tokens == full["usage"]["completion_tokens"]
+    assert answers[1].completion_tokens <= 1 and answers[1].text == answers[0].text[: len(answers[1].text)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from assay.compute.local_ray import LocalRayHead
 from tests.backends import BACKENDS
 from tests.helpers import csv_bytes
 from tests.integration.accounts import create_project
-from tests.integration.jobs_helpers import wait_for_status
+from tests.integration.jobs_helpers import wait_for_status, wait_workflow
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
@@ -30,16 +29,6 @@ ROWS = [
     {"examples": f"Budget {i} was approved today.", "ground_truth": f"Budget {i} approved."} for i in range(6)
 ]
 MODEL = {"provider": "assay-service", "model": "echo-1", "provider_options": {"service": "llm"}}
-
-
-def wait_workflow(client: TestClient, workflow: str, timeout: float = 80.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = client.get(f"{API}/projects/default/workflows/{workflow}").json()
-        if body["state"] in ("succeeded", "failed", "stopped"):
-            return body
-        assert time.monotonic() < deadline, f"workflow still {body['state']}: {body['status_reason']}"
-        time.sleep(0.3)
 
 
 def upload(client: TestClient, project: str) -> str:

