@@ -5,6 +5,7 @@ real answers; and the OpenAI-compatible app of a model service over the tiny cau
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import threading
@@ -270,3 +271,31 @@ def test_the_model_service_stops_an_answer_whose_client_has_gone(tiny_gpt2: Path
             time.sleep(0.05)
     assert answers[0].completion_tokens == full["usage"]["completion_tokens"]
     assert answers[1].completion_tokens <= 1 and answers[1].text == answers[0].text[: len(answers[1].text)]
+
+
+def test_the_model_service_tells_clients_to_slow_down_when_its_queue_is_full(tiny_gpt2: Path) -> None:
+    """One answer generated and ``queue`` waiting; the next get 429 with ``Retry-After`` (streams
+    too), which the inference client's limiter answers by sending fewer at once."""
+    engine = Engine(load(str(tiny_gpt2), HFOptions(), None, torch.device("cpu")), GenerationParams(), queue=2)
+    body = {"model": "tiny", "prompt": "the cat sat", "max_tokens": 3}
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            sent = [asyncio.create_task(client.post("/v1/completions", json=body)) for _ in range(3)]
+            for _ in range(3000):  # the server's loop runs in its own thread: its count is polled
+                if engine.admitted == 3:
+                    break
+                await asyncio.sleep(0.01)
+            refused = [await client.post("/v1/completions", json=body)]
+            refused.append(await client.post("/v1/completions", json={**body, "stream": True}))
+            engine._lock.release()  # the answer being generated is done: the queue moves
+            return refused + list(await asyncio.gather(*sent))
+
+    with serve_app_in_background(lambda _: build_app(engine, "tiny")) as (_, url):
+        engine._lock.acquire()  # another request's answer is being generated
+        answers = asyncio.run(burst(url))
+    assert [answer.status_code for answer in answers] == [429, 429, 200, 200, 200]
+    for refused in answers[:2]:
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert engine.admitted == 0

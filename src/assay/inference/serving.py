@@ -12,18 +12,20 @@ Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``/v1/completions`
 ``stream``, server-sent events (``data: {chunk}``, then ``data: [DONE]``). Requests are pydantic
 models that refuse unknown fields and impossible values with OpenAI's 400 error body, naming
 the parameter. One generation runs at a time (a lock taken in a worker thread, so the event
-loop never waits on the model); an answer, streamed or not, whose client went away stops at
+loop never waits on the model), with at most ``QUEUE`` requests waiting (then 429 with
+``Retry-After``); an answer, streamed or not, whose client went away stops at
 the next token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -36,6 +38,10 @@ from assay.inference.config import GenerationParams
 from assay.inference.providers.hf import LoadedModel, completion_length, generate_kwargs
 
 DONE = "data: [DONE]\n\n"
+# Requests let in beyond the one being generated; the next ones get 429, which the inference
+# client answers by lowering its concurrency (AIMD) and retrying after ``RETRY_AFTER_S``.
+QUEUE = 4
+RETRY_AFTER_S = 1
 DISCONNECT_POLL_S = 0.2  # how often a plain answer's generation looks whether its client is still there
 
 
@@ -135,27 +141,60 @@ class Answer:
 
 
 class OpenAIError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
+        self.headers = headers
 
     def response(self) -> JSONResponse:
         kind = "invalid_request_error" if self.status < 500 else "server_error"
         error = {"message": self.message, "type": kind, "param": self.param, "code": self.code}
-        return JSONResponse({"error": error}, status_code=self.status)
+        return JSONResponse({"error": error}, status_code=self.status, headers=self.headers)
 
 
 class Engine:
-    """The loaded model behind a lock: one ``generate`` at a time, in the caller's thread."""
+    """The loaded model behind a lock: one ``generate`` at a time, in the caller's thread, and
+    at most ``queue`` requests waiting for it. Without that bound a client that sends many at
+    once (an inference job, 32 by default) fills a queue whose last requests time out before
+    their turn, and each retry joins the back of it; with it, the client is told to slow down
+    (429) and its limiter settles on what the model can answer."""
 
-    def __init__(self, loaded: LoadedModel, defaults: GenerationParams) -> None:
+    def __init__(self, loaded: LoadedModel, defaults: GenerationParams, queue: int = QUEUE) -> None:
         if loaded.seq2seq:
             raise ValueError("a model service serves causal language models; this one is seq2seq")
         self.loaded = loaded
         self.defaults = defaults
+        self.queue = queue
+        self.admitted = 0  # requests let in and not yet answered; read and changed on the event loop only
         self._lock = threading.Lock()
         eos = loaded.model.generation_config.eos_token_id
         self._stop_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+
+    def check_room(self) -> None:
+        """429 when the queue is full (``admitted`` counts the one being generated too)."""
+        if self.admitted > self.queue:
+            raise OpenAIError(
+                429,
+                f"the model is busy: {self.admitted} requests are ahead of this one; retry later",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        self.check_room()
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
 
     def chat_prompt(self, messages: list[Message]) -> str:
         tokenizer = self.loaded.tokenizer
@@ -227,23 +266,27 @@ def _stream(
             engine.loaded.tokenizer, skip_prompt=True, skip_special_tokens=True
         )
         cancelled = threading.Event()
-        work = asyncio.ensure_future(
-            asyncio.to_thread(engine.generate, prompt, templated, generation, streamer, cancelled)
-        )
-        try:
-            if opening is not None:
-                yield _event(opening)
-            async for text in streamer:
-                if text:
-                    yield _event(chunk(text, None))
-            answer = await work
-        finally:
-            cancelled.set()
+        with engine.admission():
+            work = asyncio.ensure_future(
+                asyncio.to_thread(engine.generate, prompt, templated, generation, streamer, cancelled)
+            )
+            try:
+                if opening is not None:
+                    yield _event(opening)
+                async for text in streamer:
+                    if text:
+                        yield _event(chunk(text, None))
+                answer = await work
+            finally:
+                cancelled.set()
         yield _event(chunk(None, answer.finish_reason))
         if include_usage:
             yield _event({**chunk(None, None), "choices": [], "usage": answer.usage()})
         yield DONE
 
+    # Refused while the response can still say so; admitted once the stream starts, so that a
+    # stream its client left before it began holds no place.
+    engine.check_room()
     return events()
 
 
@@ -255,13 +298,14 @@ async def _answer(
     request again: an answer nobody reads would keep the lock from it, and with many clients
     the queue would fill with such answers until every request timed out."""
     cancelled = threading.Event()
-    work = asyncio.ensure_future(
-        asyncio.to_thread(engine.generate, prompt, templated, generation, None, cancelled)
-    )
-    while not (await asyncio.wait({work}, timeout=DISCONNECT_POLL_S))[0]:
-        if await http.is_disconnected():
-            cancelled.set()
-    return work.result()
+    with engine.admission():
+        work = asyncio.ensure_future(
+            asyncio.to_thread(engine.generate, prompt, templated, generation, None, cancelled)
+        )
+        while not (await asyncio.wait({work}, timeout=DISCONNECT_POLL_S))[0]:
+            if await http.is_disconnected():
+                cancelled.set()
+        return work.result()
 
 
 def _event(body: dict[str, Any]) -> str:
