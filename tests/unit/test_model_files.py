@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import stat
 import tarfile
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from assay.inference.config import GenerationParams
+from assay.inference.providers.hf import HFOptions
 from assay.jobs import model_files
 from assay.jobs.model_files import (
     ModelFileError,
@@ -28,6 +32,8 @@ from assay.jobs.model_files import (
     untar,
     unzip,
 )
+from assay.jobs.model_server import vllm_command
+from assay.jobs.serve import MODELS_FOLDER, SetupError, model_folder
 from assay.security.links import redact_link_signatures
 
 CONFIG = b'{"model_type": "gpt2"}'
@@ -198,6 +204,7 @@ def test_the_download_must_be_the_pinned_bytes_and_no_message_names_the_link(
         download(url, tmp_path / "gone.gguf", sha256, len(PAYLOAD))
     failures.append(str(caught.value))
     files.shutdown()
+    files.server_close()  # refused from now on
     with pytest.raises(RuntimeError) as lost:  # not a ModelFileError: another start may reach it
         download(url, tmp_path / "lost.gguf", sha256, len(PAYLOAD))
     assert not isinstance(lost.value, ModelFileError)
@@ -219,3 +226,30 @@ def test_link_signatures_are_redacted() -> None:
     assert redact_link_signatures(f"GET /api/v1/objects{SIGNED} 200") == (
         "GET /api/v1/objects?key=k&signature=<REDACTED> 200"
     )
+
+
+def test_a_services_model_folder_is_built_once_per_node_in_a_private_folder(
+    files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart claims again but downloads nothing: the folder its first start built is kept."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    url = f"http://127.0.0.1:{files.server_address[1]}/x{SIGNED}"
+    pinned = {"folder": "models", "name": "tiny.gguf", "version": 1}
+    pinned |= {"size": len(PAYLOAD), "sha256": hashlib.sha256(PAYLOAD).hexdigest()}
+    first = model_folder("service-id", pinned, url)
+    files.shutdown()
+    files.server_close()  # refused from now on
+    assert model_folder("service-id", pinned, url) == first
+    assert (first / "tiny.gguf").read_bytes() == PAYLOAD
+    root = tmp_path / f"{MODELS_FOLDER}-{os.getuid()}"
+    assert first.is_relative_to(root) and stat.S_IMODE(root.stat().st_mode) == 0o700
+    with pytest.raises(SetupError, match="no link"):
+        model_folder("another-service", pinned, None)
+
+
+def test_the_model_server_loads_the_weights_folder_and_serves_the_name_as_given(tmp_path: Path) -> None:
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF")
+    served, options, generation = "file:models/tiny.gguf", HFOptions(), GenerationParams()
+    argv = vllm_command("/opt/python", served, options, generation, "10.0.0.5", 1, str(tmp_path))
+    assert argv[argv.index("--model") + 1] == str(tmp_path / "tiny.gguf")
+    assert argv[argv.index("--served-model-name") + 1] == "file:models/tiny.gguf"
