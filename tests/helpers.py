@@ -1,9 +1,12 @@
-"""Small builders shared by tests: table files in every accepted format."""
+"""Small builders shared by tests: table files in every accepted format, and tiny random
+transformers models (built from a config: no download) for the plumbing around models."""
 
 from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,3 +56,42 @@ def nltk_word_tokenize(text: str) -> list[str]:
     return [
         token for sentence in PunktSentenceTokenizer().tokenize(text) for token in words.tokenize(sentence)
     ]
+
+
+TINY_WORDS = ["<pad>", "<s>", "</s>", "<unk>", "summarize", ":"]
+TINY_WORDS += "the cat sat on a mat dog ran far away and then slept all day long".split()  # noqa: SIM905
+
+
+def save_tiny_tokenizer(folder: Path, chat_template: str | None = None) -> Any:
+    """A word-level tokenizer over ``TINY_WORDS``: enough for a random model to read and write text."""
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {token: index for index, token in enumerate(TINY_WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = chat_template
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def save_tiny_gpt2(folder: Path, chat_template: str | None = None) -> None:
+    """A causal LM of one small layer, with random (seeded) weights, saved as a model folder."""
+    import torch
+    import transformers
+
+    tokenizer = save_tiny_tokenizer(folder, chat_template)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=16,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)

@@ -26,35 +26,19 @@ from assay.inference.config import GenerationParams
 from assay.inference.providers.hf import HFOptions, load
 from assay.inference.serving import Answer, Engine, build_app
 from assay.storage.local import LocalObjectStore
-from tests.helpers import parquet_bytes
+from tests.helpers import parquet_bytes, save_tiny_gpt2, save_tiny_tokenizer
 
 MISSING_EXTRA = "the 'hf' extra (torch, transformers) is not installed"
 transformers = pytest.importorskip("transformers", reason=MISSING_EXTRA)
 torch = pytest.importorskip("torch", reason=MISSING_EXTRA)
 
-WORDS = ["<pad>", "<s>", "</s>", "<unk>", "summarize", ":"]
-WORDS += "the cat sat on a mat dog ran far away and then slept all day long".split()  # noqa: SIM905
 DATASET = "datasets/d/data.parquet"
-
-
-def save_tokenizer(folder: Path) -> Any:
-    """A word-level tokenizer over ``WORDS``: enough for a random model to read and write text."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    vocab = {token: index for index, token in enumerate(WORDS)}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
-    tokenizer.save_pretrained(folder)
-    return tokenizer
 
 
 @pytest.fixture(scope="module")
 def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bart")
-    tokenizer = save_tokenizer(folder)
+    tokenizer = save_tiny_tokenizer(folder)
     torch.manual_seed(0)
     config = transformers.BartConfig(
         vocab_size=len(tokenizer),
@@ -80,18 +64,7 @@ def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer = save_tokenizer(folder)
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=64,
-        n_embd=16,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    save_tiny_gpt2(folder)
     return folder
 
 

@@ -28,7 +28,9 @@ from assay.security.links import LinkSigner
 from assay.security.secret_box import SecretBox
 from assay.services.bootstrap import ensure_defaults
 from assay.services.datasets import DatasetService
+from assay.services.links import DownloadLinks
 from assay.services.reconciler import Reconciler
+from assay.services.service_secrets import MODEL_LINK_TTL_SECONDS, ServiceClaim, ServiceSecrets
 from assay.storage import ObjectStore, open_store
 from tests.helpers import csv_bytes
 from tests.service.engine import MemoryCompute
@@ -70,6 +72,13 @@ class World:
         """One pass of the reconciler, as its leader runs it."""
         with self.session() as session:
             return Reconciler(session, self.store, self.clusters, self.settings, self.box, self.signer).tick()
+
+    def claim(self, token: str) -> ServiceClaim:
+        """What a service's entrypoint gets for its claim token, as the job API answers it."""
+        base = self.settings.resolved_job_api_url
+        links = DownloadLinks(self.store, self.signer, MODEL_LINK_TTL_SECONDS, base)
+        with self.session() as session:
+            return ServiceSecrets(session, self.box).claim(token, links)
 
     def upload(self, data: bytes | None = None) -> uuid.UUID:
         with self.session() as session:

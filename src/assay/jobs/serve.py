@@ -4,8 +4,12 @@ It picks a free port on a private address of the node it landed on and says wher
 listen on its first log line (``ADDRESS_MARK``; the reconciler reads the first such line only,
 so nothing printed later, by pip or by the user's command, can redirect the gateway). Then:
 
-- when the service names secrets, it trades its claim token (``SERVICE_CLAIM_ENV``, removed
-  from its environment at once) for them at the internal job API;
+- when the service names secrets or its model is a project file, it trades its claim token
+  (``SERVICE_CLAIM_ENV``, removed from its environment at once) for them at the internal job
+  API: the secrets' values and a short-lived link to the file;
+- when its model is a project file, it makes it a model folder of the service's own
+  (``assay.jobs.model_files``: downloaded, checked, unpacked; kept for the service's next
+  starts on this node) and names it to the model server (``--weights``);
 - when it has requirements, it installs them with pip into a virtual environment of the
   service's own that sees the base environment's packages (the server's venv is never
   written), pip running in the sandbox with the scrubbed environment, without the service's
@@ -35,12 +39,16 @@ import sys
 import sysconfig
 import tempfile
 import venv
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from assay.jobs import model_files
 from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV, script_env
+from assay.jobs.model_files import ModelFileError
 from assay.jobs.sandbox import SandboxUnavailableError, sandboxed
 
 SPEC_ENV = "ASSAY_SERVICE_SPEC"
@@ -50,6 +58,8 @@ SECRETS_ROUTE = "/api/v1/job/service/secrets"
 # Requirements are installed once per service and set of requirements on a node, and kept
 # for its next generations (a restart does not install them again), in a folder per OS user.
 ENVS_FOLDER = "assay-service-envs"
+MODELS_FOLDER = "assay-service-models"
+WEIGHTS_OPTION = "--weights"
 READY = ".assay-ready"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 PIP_INSTALL = ("-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--")
@@ -80,39 +90,74 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def fetch_secrets(environ: MutableMapping[str, str]) -> dict[str, str]:
-    """The service's secrets by variable name, for its claim token, which works once."""
-    claim = environ.pop(SERVICE_CLAIM_ENV, "")
+@dataclass(frozen=True)
+class Claimed:
+    secrets: dict[str, str]
+    model_url: str | None
+
+
+def claim(environ: MutableMapping[str, str]) -> Claimed:
+    """The service's secrets by variable name, and the link to its model file, for its claim
+    token, which works once."""
+    token = environ.pop(SERVICE_CLAIM_ENV, "")
     url = environ.get(API_URL_ENV, "").rstrip("/") + SECRETS_ROUTE
     with httpx.Client(timeout=TIMEOUT, transport=httpx.HTTPTransport(retries=3)) as client:
-        response = client.post(url, headers={"Authorization": f"Bearer {claim}"})
+        response = client.post(url, headers={"Authorization": f"Bearer {token}"})
     if response.is_client_error:
         body = response.json() if "json" in response.headers.get("content-type", "") else {}
         where = f"{body['field']}: " if body.get("field") else ""
         detail = body.get("detail", response.text[:300])
-        raise SetupError(f"the service's secrets were refused: {where}{detail}")
+        raise SetupError(f"the service's claim was refused: {where}{detail}")
     response.raise_for_status()  # the server's trouble: another try may do better
-    return {str(name): str(value) for name, value in response.json()["env"].items()}
+    body = response.json()
+    secrets = {str(name): str(value) for name, value in body["env"].items()}
+    return Claimed(secrets, body.get("model_url"))
+
+
+def private_folder(name: str) -> Path:
+    """``name`` in the temp folder, made by and for this OS user alone."""
+    root = Path(tempfile.gettempdir()) / f"{name}-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    found = root.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        # Another user of the machine made it first: what it holds would run as the service.
+        raise SetupError(f"{root} is not a private folder of this user; remove it")
+    return root
+
+
+def built_once(root: Path, identity: object, build: Callable[[Path], None]) -> Path:
+    """The folder of ``identity`` under ``root``, built unless an earlier start (of this
+    replica or another of the service on this node, maybe at this moment) built it."""
+    key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
+    target = root / key
+    with open(root / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / READY).exists():
+            build(target)
+            (target / READY).touch()
+    return target
 
 
 def install(service_id: str, requirements: Sequence[str], env: Mapping[str, str], required: bool) -> Path:
     """A virtual environment with the requirements, inheriting the packages of this one (as
     Ray's ``pip`` runtime environments do). Not Ray's own ``pip`` field: Ray installs there
     outside the sandbox, in its agent, and a package's build runs code of the tenant's choice."""
-    root = Path(tempfile.gettempdir()) / f"{ENVS_FOLDER}-{os.getuid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
-    found = root.lstat()
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
-        # Another user of the machine made it first: what it holds would run as the service.
-        raise SetupError(f"{root} is not a private folder of this user; remove it")
-    key = hashlib.sha256(json.dumps([service_id, list(requirements)]).encode()).hexdigest()[:32]
-    target = root / key
-    with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another replica of the service may build it now
-        if not (target / READY).exists():
-            _build(target, requirements, env, required)
-            (target / READY).touch()
-    return target
+    return built_once(
+        private_folder(ENVS_FOLDER),
+        [service_id, list(requirements)],
+        lambda target: _build(target, requirements, env, required),
+    )
+
+
+def model_folder(service_id: str, pinned: Mapping[str, Any], url: str | None) -> Path:
+    """The service's model file as a model folder; the link is followed only to build it."""
+    if url is None:
+        raise SetupError("the claim gave no link to the model file")
+    identity = [service_id, pinned["sha256"], pinned["name"]]
+    target = built_once(
+        private_folder(MODELS_FOLDER), identity, lambda folder: model_files.build(url, pinned, folder)
+    )
+    return model_files.model_root(target / model_files.MODEL_FOLDER)
 
 
 def _build(target: Path, requirements: Sequence[str], env: Mapping[str, str], required: bool) -> None:
@@ -144,14 +189,18 @@ def main() -> int:
     names = spec.get("env_names", ())
     required = bool(spec.get("sandbox_required"))
     own = {str(k): str(v) for k, v in spec.get("env", {}).items()}
+    pinned = spec.get("model_file")
+    command = [str(arg) for arg in spec["command"]]
     try:
-        secrets = fetch_secrets(os.environ) if spec.get("secrets") else {}
-        env = script_env(os.environ, names, {**own, **secrets, "HOST": host, "PORT": str(port)})
+        claimed = claim(os.environ) if spec.get("secrets") or pinned else Claimed({}, None)
+        env = script_env(os.environ, names, {**own, **claimed.secrets, "HOST": host, "PORT": str(port)})
+        if pinned:
+            command += [WEIGHTS_OPTION, str(model_folder(str(spec["id"]), pinned, claimed.model_url))]
         if spec.get("requirements"):
             bare = script_env(os.environ, names, {})
             env = activated(env, install(str(spec["id"]), spec["requirements"], bare, required))
-        argv = sandboxed([str(arg) for arg in spec["command"]], env, required=required)
-    except (SetupError, SandboxUnavailableError) as exc:
+        argv = sandboxed(command, env, required=required)
+    except (SetupError, ModelFileError, SandboxUnavailableError) as exc:
         print(f"{SETUP_FAILED_MARK} {exc}", flush=True)
         return 1
     sys.stdout.flush()

@@ -22,6 +22,9 @@ class JobApiKey(BaseModel):
 
 class ServiceSecretValues(BaseModel):
     env: dict[str, str] = Field(description="the service's secrets, by the variable name it gives each")
+    model_url: str | None = Field(
+        None, description="a short-lived signed link to the pinned model file of a model service (file:...)"
+    )
 
 
 class JobObject(BaseModel):

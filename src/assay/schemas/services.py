@@ -132,7 +132,11 @@ class ModelServiceCreate(_ServiceCreate):
     model: str = Field(
         min_length=1,
         max_length=1024,
-        description="package:NAME (a model shipped in an installed package), a local path or a hub id",
+        description=(
+            "package:NAME (a model shipped in an installed package), a local path, a hub id, or "
+            "file:FOLDER/NAME[@VERSION]: a project file (a .gguf file, or a .tar, .tar.gz, .tgz or "
+            ".zip archive of a model folder) whose version is pinned when the service is created"
+        ),
     )
     engine: Literal["auto", "transformers", "vllm"] = Field(
         "auto", description="auto: vLLM where the node has a GPU and vLLM, else transformers"

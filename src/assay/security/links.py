@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from urllib.parse import urlencode
 
+from assay.security.job_tokens import REDACTED
 from assay.security.keys import derive_key
+
+SIGNATURE = re.compile(r"(signature=)[0-9A-Fa-f]+")
 
 
 class LinkSigner:
@@ -30,3 +34,8 @@ class LinkSigner:
             return False
         expected = self._signature(key, filename, expires).encode()
         return hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))
+
+
+def redact_link_signatures(text: str) -> str:
+    """A link's signature is its credential: output that may hold a link keeps only the rest."""
+    return SIGNATURE.sub(lambda found: found[1] + REDACTED, text)

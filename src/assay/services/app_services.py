@@ -15,13 +15,14 @@ from assay.config import Settings
 from assay.errors import ConflictError, NotFoundError, PermissionDeniedError, ServiceNotRunningError
 from assay.naming import engine_name
 from assay.records import DesiredState, ServiceRecord, ServiceReplicaRecord, ServiceStatus, UserRecord
+from assay.repositories.files import FileRepository
 from assay.repositories.projects import ProjectRepository
 from assay.repositories.services import RESTING, ServiceRepository
 from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.security.secret_box import SecretBox
 from assay.services.audit import AuditTrail
 from assay.services.code_policy import may_run_code
-from assay.services.model_services import model_config
+from assay.services.model_services import model_config, pin_model_file
 from assay.services.service_secrets import ServiceSecrets
 
 
@@ -58,6 +59,9 @@ class ServiceManager:
             raise ConflictError(f"service {request.name!r} already exists in this project", field="name")
         if isinstance(request, ModelServiceCreate):
             config = model_config(request)
+            pinned = pin_model_file(FileRepository(self.session), project_id, request)
+            if pinned is not None:
+                config["model_file"] = pinned
         else:
             self.secrets.records(project_id, request.secrets)
             config = request.model_dump(mode="json", exclude={"name", "kind"})

@@ -320,8 +320,9 @@ class ServiceReconciler:
 
     def _spec(self, service: ServiceRecord, submission_id: str) -> JobSpec:
         """Only the allow-listed variables, the service's own spec, and, when it names
-        secrets, a claim token for them (``service_secrets``), never their values; the
-        entrypoint keeps all of it from the user's command."""
+        secrets or its model is a project file, a claim token for them (``service_secrets``),
+        never their values nor a link to the file; the entrypoint keeps all of it from the
+        user's command."""
         user = self.session.get(UserRecord, service.created_by) if service.created_by else None
         config = service.config
         python = self.clusters.engine(service.ray_address).python()
@@ -334,11 +335,12 @@ class ServiceReconciler:
                 "env": config.get("env", {}),
                 "requirements": config.get("requirements", []),
                 "secrets": config.get("secrets", []),
+                "model_file": config.get("model_file"),
                 "env_names": list(self.settings.job_env_names),
                 "sandbox_required": self.settings.auth_required,
             }
         )
-        if config.get("secrets"):
+        if config.get("secrets") or config.get("model_file"):
             env[API_URL_ENV] = self.settings.resolved_job_api_url
             env[SERVICE_CLAIM_ENV] = self.secrets.mint(service, submission_id)
         labels = engine_labels(

@@ -24,6 +24,7 @@ from assay.api.deps import (
     RuntimeDep,
     ServiceSecretsDep,
     WorkerDeskDep,
+    WorkerLinksDep,
 )
 from assay.compute import EngineStatus
 from assay.errors import InvalidInputError
@@ -87,10 +88,14 @@ def api_key(job: CurrentJob, access: JobAccessDep) -> JobApiKey:
 
 
 @router.post("/service/secrets", response_model=ServiceSecretValues)
-def service_secrets(request: Request, secrets: ServiceSecretsDep) -> ServiceSecretValues:
-    """Trade a service's claim token (once) for the secrets the service names; its entrypoint
+def service_secrets(
+    request: Request, secrets: ServiceSecretsDep, links: WorkerLinksDep
+) -> ServiceSecretValues:
+    """Trade a service's claim token (once) for the secrets the service names and, for a model
+    service whose model is a project file, a short-lived link to that file; its entrypoint
     asks before it becomes the service's command."""
-    return ServiceSecretValues(env=secrets.claim(read_bearer(request)))
+    claimed = secrets.claim(read_bearer(request), links)
+    return ServiceSecretValues(env=claimed.env, model_url=claimed.model_url)
 
 
 @router.get("/objects", response_model=JobObjectList)
