@@ -339,6 +339,13 @@ class MlflowServer:
         self.server.start(self._answers, 90, "MLflow server")
         return self
 
+    def ensure_running(self) -> None:
+        """Up again after a test that stopped it, whatever that test's outcome: the server is
+        the session's, and every later tracking test would fail behind it."""
+        process = self.server.process if self.server is not None else None
+        if self.server is not None and (process is None or process.poll() is not None):
+            self.restart()
+
     def _answers(self) -> bool:
         return httpx.get(f"{self.tracking_uri}/health", timeout=2).status_code == 200
 

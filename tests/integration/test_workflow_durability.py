@@ -105,15 +105,23 @@ def workflow(sdk: LumigatorClient, experiment_id: str, name: str, reply: str) ->
     return sdk.workflows.create_workflow(request).id
 
 
+@pytest.fixture
+def mlflow_outage(mlflow_server: MlflowServer) -> Iterator[MlflowServer]:
+    """The session's MLflow server, which the test stops and starts again: it runs afterwards
+    even when the test failed between the two."""
+    yield mlflow_server
+    mlflow_server.ensure_running()
+
+
 def test_sdk_scenario_survives_api_kill_and_mlflow_outage(
-    api: ApiProcess, mlflow_server: MlflowServer
+    api: ApiProcess, mlflow_outage: MlflowServer
 ) -> None:
     sdk = LumigatorClient(api.host)
     dataset = sdk.datasets.create_dataset(io.BytesIO(csv_bytes(ROWS)), DatasetFormat.JOB)
     experiment = sdk.experiments.create_experiment(
         ExperimentCreate(name="council", dataset=dataset.id, max_samples=6)
     )
-    mlflow_server.stop()
+    mlflow_outage.stop()
 
     echo = workflow(sdk, experiment.id, "echo", "{prompt}")
     fixed = workflow(sdk, experiment.id, "fixed", "Budget passed.")
@@ -146,8 +154,8 @@ def test_sdk_scenario_survives_api_kill_and_mlflow_outage(
     assert httpx.get(details.artifacts_download_url).json() == compiled
     assert round(compiled["metrics"]["rouge"]["rouge1_mean"], 3) == details.metrics["rouge1_mean"]
 
-    mlflow_server.restart()
-    client = MlflowClient(mlflow_server.tracking_uri)
+    mlflow_outage.restart()
+    client = MlflowClient(mlflow_outage.tracking_uri)
     deadline = time.monotonic() + 120
     while True:
         found = client.get_experiment_by_name("council")
