@@ -178,10 +178,11 @@ class ServiceManager:
         """Each asked replica's output, and whether it goes out prefixed (several replicas)."""
         engine = self.clusters.engine(service.ray_address)
         prefixed = replica is None and len(service.replica_rows) > 1
+        redact = self.secrets.redactor(service)
         outputs = []
         for row in _chosen(service, replica):
             text = "" if row.status == ServiceStatus.CREATED else engine.logs(row.submission_id)
-            outputs.append((row, self.secrets.redact(service, text), prefixed))
+            outputs.append((row, redact(text), prefixed))
         return outputs
 
     def replicas(self, project_id: str, name: str, replica: int | None = None) -> list[ServiceReplicaRecord]:

@@ -236,7 +236,7 @@ class ServiceReconciler:
     ) -> None:
         """Restart the replica alone after a backoff, or, after too many crashes in a row, leave
         it failed. ``live``: its process still runs (it stopped answering) and is stopped."""
-        logs = self.secrets.redact(service, engine.logs(replica.submission_id))
+        logs = self.secrets.redactor(service)(engine.logs(replica.submission_id))
         reason = f"{reason}; last output: {logs[-LOG_TAIL:]}" if logs.strip() else reason
         setup = read_mark(logs, SETUP_FAILED_MARK)
         if live:

@@ -12,7 +12,7 @@ code can send it anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,12 +109,18 @@ class ServiceSecrets:
             raise InvalidInputError(f"the model file {where} no longer exists in the project", field="model")
         return links.object_url(record.object_key, record.name, direct=False)
 
-    def redact(self, service: ServiceRecord, text: str) -> str:
-        """No value of the service's secrets (as they are now), no job token and no link's
-        signature in ``text``."""
+    def redactor(self, service: ServiceRecord) -> Callable[[str], str]:
+        """What takes out of a text the service's secret values (as they are now), job tokens
+        and links' signatures. The secrets are read and decrypted once, for all the texts of one
+        reading (every replica's output, each second of a followed log)."""
         secrets = SecretRepository(self.session)
-        for name in service.config.get("secrets", []):
-            record = secrets.get(service.project_id, str(name).lower())
-            if record is not None:
-                text = text.replace(self.box.open(record.ciphertext), REDACTED)
-        return redact_link_signatures(redact_job_tokens(text))
+        names = [str(name).lower() for name in service.config.get("secrets", [])]
+        records = (secrets.get(service.project_id, name) for name in names)
+        values = [self.box.open(record.ciphertext) for record in records if record is not None]
+
+        def redact(text: str) -> str:
+            for value in values:
+                text = text.replace(value, REDACTED)
+            return redact_link_signatures(redact_job_tokens(text))
+
+        return redact
