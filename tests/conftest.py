@@ -1,8 +1,8 @@
 """Session-wide real servers (SeaweedFS, a PostgreSQL database) and the backend matrix.
 
-Each server starts once per test session; every API test runs against each combination of
-database (SQLite, PostgreSQL) and object store (local folder, SeaweedFS S3), as described in
-``tests.backends``.
+Each server starts once per test session; every API test runs on each database (SQLite,
+PostgreSQL) and on each object store (local folder, SeaweedFS S3), as ``tests.backends`` pairs
+them.
 """
 
 from __future__ import annotations

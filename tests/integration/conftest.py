@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from assay.records import (
     AuditEventRecord,
     DatasetRecord,
+    DesiredState,
     ExperimentRecord,
     FileRecord,
     JobCredentialRecord,
@@ -73,6 +74,7 @@ def client(app_client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
     """The app as the first start leaves it: the default project, the admin and nothing else."""
     yield app_client
     app_client.cookies.clear()
+    _retire_services(runtime)
     # The app's reconciler may still be moving the test's jobs and workflows: on PostgreSQL the
     # two transactions can deadlock, and then the cleanup simply runs again.
     for attempt in range(CLEANUP_ATTEMPTS):
@@ -87,6 +89,25 @@ def client(app_client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
 
 
 CLEANUP_ATTEMPTS = 5
+SERVICE_RETIREMENT_SECONDS = 120
+
+
+def _retire_services(runtime: Runtime) -> None:
+    """A test's services go as users remove them: the app's reconciler stops each replica's
+    process, then removes the row. Deleting the rows under a live service would leave its
+    process holding the shared Ray head's CPUs, starving every later test's jobs."""
+    with runtime.session_factory() as session:
+        session.execute(update(ServiceRecord).values(desired=DesiredState.DELETED))
+        session.commit()
+    deadline = time.monotonic() + SERVICE_RETIREMENT_SECONDS
+    while True:
+        with runtime.session_factory() as session:
+            left = session.scalar(select(func.count()).select_from(ServiceRecord))
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{left} services still stopping after {SERVICE_RETIREMENT_SECONDS}s")
+        time.sleep(0.3)
 
 
 def _reset(runtime: Runtime) -> None:

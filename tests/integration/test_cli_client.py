@@ -24,14 +24,13 @@ from assay.cli import evaluate
 from assay.cli.main import app
 from assay.client import Client, content_hash, login_path
 from assay.compute.local_ray import LocalRayHead
-from tests.backends import BACKENDS, make_settings
+from tests.backends import BACKENDS, make_settings, one_backend
 from tests.integration.test_sdk_client import ROWS
 from tests.integration.test_services import APP
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow
 # The commands are one layer over the SDK, whose own tests run on every backend.
-one_backend = pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True, ids=[BACKENDS[0].id])
 SECRET = "sk-cli-secret-value-never-echoed"
 runner = CliRunner()
 

@@ -18,9 +18,10 @@ from ray.job_submission import JobSubmissionClient
 
 from assay.compute.local_ray import LocalRayHead
 from assay.jobs.environment import SERVICE_CLAIM_ENV
+from tests.backends import one_backend
 from tests.helpers import save_tiny_gpt2
 from tests.integration.accounts import error_field
-from tests.integration.test_services import API, one_backend, wait_for, wait_gone
+from tests.integration.test_services import API, wait_for, wait_gone
 from tests.serving import server_url
 
 pytest.importorskip("transformers", reason="the 'hf' extra (torch, transformers) is not installed")

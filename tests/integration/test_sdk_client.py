@@ -30,9 +30,9 @@ from assay.client import (
 from assay.compute.local_ray import LocalRayHead
 from assay.runtime import Runtime
 from assay.schemas.datasets import DatasetDetail
-from tests.backends import Backend
+from tests.backends import Backend, one_backend
 from tests.helpers import csv_bytes
-from tests.integration.test_services import APP, one_backend
+from tests.integration.test_services import APP
 from tests.serving import server_url
 
 pytestmark = pytest.mark.slow

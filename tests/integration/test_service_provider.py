@@ -16,14 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.compute.local_ray import LocalRayHead
-from tests.backends import BACKENDS
+from tests.backends import one_backend
 from tests.helpers import csv_bytes
 from tests.integration.accounts import create_project
 from tests.integration.jobs_helpers import wait_for_status, wait_workflow
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
-one_backend = pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True, ids=[BACKENDS[0].id])
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "openai_app.py")
 ROWS = [
     {"examples": f"Budget {i} was approved today.", "ground_truth": f"Budget {i} approved."} for i in range(6)

@@ -37,7 +37,7 @@ from assay.jobs.environment import SERVICE_CLAIM_ENV
 from assay.jobs.serve import ENVS_FOLDER
 from assay.runtime import Runtime
 from assay.tasks import TASKS
-from tests.backends import BACKENDS
+from tests.backends import one_backend
 from tests.helpers import csv_bytes
 from tests.integration.accounts import add_account, add_member, create_project, error_field
 from tests.integration.jobs_helpers import wait_workflow
@@ -46,7 +46,6 @@ from tests.serving import server_url
 pytestmark = pytest.mark.slow
 API = "/api/v1"
 # One backend: the database side of services is covered on both in tests/service.
-one_backend = pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True, ids=[BACKENDS[0].id])
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "echo_app.py")
 SECRET = "hf_service-secret-value-9f8e7d6c5b4a"
 PROBE = "assay_test_probe"  # a package that no index has: the test builds its wheel
