@@ -9,6 +9,7 @@ import pytest
 
 from assay.compute.environment import ALLOWED, head_environment
 from assay.compute.ray import SHARED_HEAD_REFUSAL, RayCompute
+from assay.errors import EngineUnavailableError
 
 SERVER_ENV = {
     "PATH": "/usr/bin",
@@ -55,3 +56,13 @@ def test_user_code_may_run_where_it_cannot_reach_the_server(tmp_path: Path) -> N
 def test_multi_user_mode_refuses_user_code_on_a_head_of_the_servers_own_user(tmp_path: Path) -> None:
     assert RayCompute(None, tmp_path, multi_user=True).code_refusal() == SHARED_HEAD_REFUSAL
     assert RayCompute(None, tmp_path).runs_untrusted_code_safely
+
+
+def test_an_unreadable_token_file_makes_the_cluster_unavailable_not_an_error(tmp_path: Path) -> None:
+    """A head still starting has not written it yet: the reconcilers retry on their next pass
+    instead of logging a traceback on each."""
+    missing = tmp_path / "auth_token"
+    engine = RayCompute("http://127.0.0.1:9", tmp_path, token_file=missing)
+    with pytest.raises(EngineUnavailableError) as unavailable:
+        engine.info("assay-job")
+    assert str(missing) in str(unavailable.value) and "ASSAY_RAY_AUTH_TOKEN_FILE" in str(unavailable.value)

@@ -1,15 +1,22 @@
 """The gateway's admissions: callers with the same credential who arrive together wait for one
 lookup (when an entry expires under load, not one thread each), share its refusal, and one
-that goes away does not cancel it for the others."""
+that goes away does not cancel it for the others. Replicas are taken in turn, and one that
+refuses the connection passes the request to the next."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from yarl import URL
 
-from assay.api.gateway import Admissions
+from assay.api.gateway import Admissions, new_client, send_to_replicas
 from assay.errors import NotFoundError
 
 KEY = (b"digest", "project", "service")
@@ -51,5 +58,45 @@ def test_a_refusal_reaches_every_caller_and_is_not_kept() -> None:
         assert admissions.get(KEY) is None
         with pytest.raises(NotFoundError):
             await admissions.lookup(KEY, refuse)
+
+    asyncio.run(scenario())
+
+
+def test_each_turn_starts_at_the_next_replica_and_keeps_the_others_behind() -> None:
+    admissions = Admissions()
+    replicas = ("a", "b", "c")
+    turns = [admissions.pick("project", "service", replicas) for _ in range(4)]
+    assert turns == [("a", "b", "c"), ("b", "c", "a"), ("c", "a", "b"), ("a", "b", "c")]
+    assert admissions.pick("project", "other", replicas)[0] == "a"  # a counter per service
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def echo_at(address: str) -> URL:
+    return URL(f"{address}/echo")
+
+
+def test_a_replica_that_refuses_the_connection_passes_the_request_on() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"whole ", b"body"):
+            yield part
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_post("/echo", echo)
+        async with TestServer(app, host="127.0.0.1") as live, new_client() as client:
+            dead = f"http://127.0.0.1:{closed_port()}"
+            alive = f"http://127.0.0.1:{live.port}"
+            sent = await send_to_replicas(client, "POST", (dead, alive), echo_at, [], chunks)
+            assert (sent.status, await sent.read()) == (200, b"whole body")
+            with pytest.raises(aiohttp.ClientConnectorError):  # when every replica refuses
+                await send_to_replicas(client, "POST", (dead, dead), echo_at, [], chunks)
 
     asyncio.run(scenario())

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from http.cookies import SimpleCookie
 
@@ -155,11 +155,48 @@ def _target(address: str, path: str, query: str) -> str:
     return f"{address}/{path}" + (f"?{query}" if query else "")
 
 
+async def send_to_replicas(
+    client: aiohttp.ClientSession,
+    method: str,
+    addresses: tuple[str, ...],
+    target: Callable[[str], URL],
+    headers: list[tuple[str, str]],
+    body: Callable[[], AsyncIterator[bytes]] | None,
+) -> aiohttp.ClientResponse:
+    """The request to the first replica that takes the connection. One that refuses it (its
+    process has just died, and the health checks have not noticed yet) never saw the request,
+    so the next ready replica gets it, whatever the method; the body is read only once one has
+    taken it."""
+    for address in addresses[:-1]:
+        try:
+            return await _request(client, method, target(address), headers, body)
+        except aiohttp.ClientConnectorError as exc:
+            log.info("replica at %s refused the connection (%r); trying the next one", address, exc)
+    return await _request(client, method, target(addresses[-1]), headers, body)
+
+
+async def _request(
+    client: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    headers: list[tuple[str, str]],
+    body: Callable[[], AsyncIterator[bytes]] | None,
+) -> aiohttp.ClientResponse:
+    return await client.request(
+        method,
+        url,
+        headers=headers,
+        data=body() if body is not None else None,
+        allow_redirects=False,
+        skip_auto_headers=NOT_ADDED,
+    )
+
+
 async def proxy(request: Request, project: str, name: str, path: str) -> Response:
     """Forward the request to the service and answer with what it answers: a small body with
     a length in one piece, anything else streamed as it comes."""
     try:
-        address = await admit(request, project, name)
+        addresses = await admit(request, project, name)
     except AssayError as exc:
         return assay_error_response(exc)
     scope = request.scope
@@ -173,14 +210,15 @@ async def proxy(request: Request, project: str, name: str, path: str) -> Respons
         NOT_FORWARDED,
     )
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    query = scope["query_string"].decode("latin-1")
     try:
-        upstream = await client.request(
+        upstream = await send_to_replicas(
+            client,
             scope["method"],
-            URL(_target(address, path, scope["query_string"].decode("latin-1")), encoded=True),
-            headers=headers,
-            data=request.stream() if has_body else None,
-            allow_redirects=False,
-            skip_auto_headers=NOT_ADDED,
+            addresses,
+            lambda address: URL(_target(address, path, query), encoded=True),
+            headers,
+            request.stream if has_body else None,
         )
         length = upstream.content_length
         whole = length is not None and length <= WHOLE_BODY_BYTES
@@ -281,12 +319,14 @@ class Admissions:
             self._turns.clear()
         self._entries[key] = (time.monotonic() + self.ttl, addresses)
 
-    def pick(self, project: str, name: str, addresses: tuple[str, ...]) -> str:
+    def pick(self, project: str, name: str, addresses: tuple[str, ...]) -> tuple[str, ...]:
         """Round robin per service, whoever calls: one turn counter per service, not per
-        admission, so that callers who each send a request now and then still spread."""
+        admission, so that callers who each send a request now and then still spread. The
+        replicas in the order to try them: this turn's first, then the others in turn."""
         turn = self._turns.get((project, name), 0)
         self._turns[project, name] = turn + 1
-        return addresses[turn % len(addresses)]
+        first = turn % len(addresses)
+        return addresses[first:] + addresses[:first]
 
     async def lookup(
         self, key: tuple[bytes, str, str], authorize: Callable[[], tuple[str, ...]]
@@ -307,9 +347,9 @@ class Admissions:
             self.put(key, done.result())
 
 
-async def admit(connection: HTTPConnection, project: str, name: str) -> str:
-    """The address to forward to (the next ready replica), if the caller may call the service
-    (else its error)."""
+async def admit(connection: HTTPConnection, project: str, name: str) -> tuple[str, ...]:
+    """The ready replicas' addresses, this request's turn first, if the caller may call the
+    service (else its error)."""
     admissions: Admissions = connection.app.state.admissions
     key = admissions.key(connection, project, name)
     addresses = admissions.get(key)
@@ -337,7 +377,7 @@ async def proxy_websocket(websocket: WebSocket, project: str, name: str, path: s
         )
         return
     try:
-        address = await admit(websocket, project, name)
+        addresses = await admit(websocket, project, name)
     except AssayError as exc:
         await _refuse(websocket, status_for(exc), exc.message, exc.field)
         return
@@ -354,21 +394,38 @@ async def proxy_websocket(websocket: WebSocket, project: str, name: str, path: s
         for item in websocket.headers.get("sec-websocket-protocol", "").split(",")
         if item.strip()
     ]
-    url = "ws" + _target(address, path, websocket.url.query)[len("http") :]
-    try:
-        upstream = await websockets.connect(
-            url,
-            additional_headers=headers,
-            subprotocols=[Subprotocol(item) for item in protocols] or None,
-            max_size=None,
-            open_timeout=CONNECT_TIMEOUT,
-        )
-    except (OSError, websockets.WebSocketException):
+    upstream = await _open_websocket(
+        ["ws" + _target(address, path, websocket.url.query)[len("http") :] for address in addresses],
+        headers,
+        [Subprotocol(item) for item in protocols],
+    )
+    if upstream is None:
         await websocket.close(code=1011, reason="the service refused the WebSocket")
         return
     async with upstream:
         await websocket.accept(subprotocol=upstream.subprotocol)
         await _relay(websocket, upstream)
+
+
+async def _open_websocket(
+    urls: list[str], headers: list[tuple[str, str]], protocols: list[Subprotocol]
+) -> websockets.ClientConnection | None:
+    """The first replica that takes the connection, as for HTTP: one that refuses it (an
+    ``OSError``) is passed over; one that answers the handshake with a refusal is the answer."""
+    for url in urls:
+        try:
+            return await websockets.connect(
+                url,
+                additional_headers=headers,
+                subprotocols=protocols or None,
+                max_size=None,
+                open_timeout=CONNECT_TIMEOUT,
+            )
+        except OSError as exc:
+            log.info("replica at %s refused the WebSocket connection (%r)", url, exc)
+        except websockets.WebSocketException:
+            return None
+    return None
 
 
 async def _refuse(websocket: WebSocket, status: int, detail: str, field: str | None) -> None:

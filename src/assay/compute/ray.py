@@ -87,9 +87,18 @@ class RayCompute(ComputeEngine):
         """Our token, given explicitly: never Ray's ``~/.ray/auth_token`` of the server's user."""
         if self._local is not None:
             return self._local.auth_headers()
-        if self._token_file is not None:
-            return {"Authorization": f"Bearer {self._token_file.read_text().strip()}"}
-        return {}
+        if self._token_file is None:
+            return {}
+        try:
+            token = self._token_file.read_text().strip()
+        except OSError as exc:
+            # Not yet written (a head that is still starting) or a wrong path: the cluster is
+            # unavailable to us until it can be read, which callers retry.
+            raise EngineUnavailableError(
+                f"cannot read the Ray token file {self._token_file} (ASSAY_RAY_AUTH_TOKEN_FILE, or "
+                f"ASSAY_RAY_CLUSTER_TOKEN_FILES for a project's own cluster): {exc.strerror}"
+            ) from exc
+        return {"Authorization": f"Bearer {token}"}
 
     def _jobs(self) -> Any:
         from ray.exceptions import AuthenticationError
