@@ -32,6 +32,7 @@ from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV
 from assay.jobs.serve import ADDRESS_MARK, SETUP_FAILED_MARK, SPEC_ENV
 from assay.records import FileFolder, ServiceRecord, ServiceReplicaRecord, UserRecord
 from assay.records.base import utcnow
+from assay.repositories.files import FileRepository
 from assay.schemas.secrets import SecretUploadRequest
 from assay.schemas.services import AppServiceCreate, ModelServiceCreate
 from assay.security.job_tokens import REDACTED
@@ -546,6 +547,26 @@ def test_a_model_file_is_pinned_when_the_service_is_created(world: World) -> Non
     assert newest["model_file"]["size"] == len(second)
 
 
+def test_a_file_version_that_a_service_loads_is_kept_until_the_service_goes(world: World) -> None:
+    """Deleting it would fail the service at its next start: 409 naming the service, and
+    nothing deleted; versions no service loads go as asked."""
+    for weights in (b"GGUF one", b"GGUF two", b"GGUF three"):
+        upload_file(world, "tiny.gguf", weights)
+    create_model(world, "file:models/tiny.gguf@2", name="old")
+    project = world.settings.default_project
+    with manager(world) as (services, admin):
+        files = FileService(services.session, world.store, world.settings)
+        for keep, field in ((1, "keep"), (0, "name")):
+            with pytest.raises(ConflictError) as in_use:
+                files.delete(project, admin, FileFolder.MODELS, "tiny.gguf", keep=keep)
+            assert in_use.value.field == field
+            assert "version 2 of models/tiny.gguf is the model of service 'old'" in in_use.value.message
+        assert [f.version for f in files.versions(project, FileFolder.MODELS, "tiny.gguf")] == [3, 2, 1]
+        assert files.delete(project, admin, FileFolder.MODELS, "tiny.gguf", keep=2) == [1]
+        services.delete(project, "old", admin)  # asked to go: it no longer holds the file
+        assert files.delete(project, admin, FileFolder.MODELS, "tiny.gguf", keep=0) == [3, 2]
+
+
 def test_a_model_file_reaches_the_entrypoint_through_its_one_time_claim_only(world: World) -> None:
     """No secrets, yet a claim: it answers a short-lived link to exactly the pinned object, at
     the address workers reach; the link is in no submission and redacted from the logs; a file
@@ -582,10 +603,10 @@ def test_a_model_file_reaches_the_entrypoint_through_its_one_time_claim_only(wor
         shown = services.logs(world.settings.default_project, "web")
     assert query["signature"] not in shown and f"signature={REDACTED}" in shown
 
-    with manager(world) as (services, admin):
-        FileService(services.session, world.store, world.settings).delete(
-            world.settings.default_project, admin, FileFolder.MODELS, "tiny.tar.gz", keep=0
-        )
+    with manager(world) as (services, _):  # out of band (a restored database, say): the
+        files = FileRepository(services.session)  # API refuses to delete a pinned version
+        files.delete(files.get(world.settings.default_project, FileFolder.MODELS, "tiny.tar.gz", 1))
+        services.session.commit()
     world.compute.fail(replica(world).submission_id, "exit code 1")
     world.tick()
     shift(world, 0, retry_at=dt.timedelta(seconds=1))  # the backoff has passed

@@ -28,6 +28,19 @@ class ServiceRepository(Repository[ServiceRecord]):
         query = select(ServiceRecord).where(ServiceRecord.project_id == project_id)
         return self.page(query.order_by(ServiceRecord.name), skip, limit)
 
+    def model_file_users(self, project_id: str) -> dict[str, str]:
+        """The project's file versions that services load as their model (``file:`` models,
+        pinned at creation), by file id, with the name of the service; services being deleted
+        no longer count."""
+        query = select(ServiceRecord).where(
+            ServiceRecord.project_id == project_id, ServiceRecord.desired != DesiredState.DELETED
+        )
+        return {
+            str(service.config["model_file"]["file_id"]): service.name
+            for service in self.session.scalars(query)
+            if service.config.get("model_file")
+        }
+
     def active_ids(self) -> list[uuid.UUID]:
         """Services whose engine state may differ from what is asked: everything except those
         at rest and asked to stay there."""

@@ -37,6 +37,7 @@ from assay.errors import (
 from assay.records import FileFolder, FileRecord, UserRecord
 from assay.repositories.files import FileRepository
 from assay.repositories.projects import ProjectRepository
+from assay.repositories.services import ServiceRepository
 from assay.services.audit import AuditTrail
 from assay.services.cleanup import ObjectCleanupService, ObjectLease
 from assay.storage import ObjectStore, ObjectWriter, StorageError, layout
@@ -200,8 +201,18 @@ class FileService:
     def delete(
         self, project_id: str, actor: UserRecord, folder: FileFolder, name: str, keep: int
     ) -> list[int]:
-        """Delete every version but the newest ``keep``; returns the deleted version numbers."""
+        """Delete every version but the newest ``keep``; returns the deleted version numbers.
+        None is deleted while one of them is a service's model (409 naming the service): the
+        service would fail at its next start, when its replicas fetch the file."""
         doomed = self.versions(project_id, folder, name)[keep:]
+        users = ServiceRepository(self.session).model_file_users(project_id)
+        for record in doomed:
+            if str(record.id) in users:
+                raise ConflictError(
+                    f"version {record.version} of {folder}/{name} is the model of service "
+                    f"{users[str(record.id)]!r}: delete that service first",
+                    field="keep" if keep else "name",
+                )
         cleanup_ids = [self.cleanup.schedule(layout.file_prefix(project_id, record.id)) for record in doomed]
         for record in doomed:
             self.files.delete(record)
