@@ -21,7 +21,7 @@ from assay.jobs.environment import SERVICE_CLAIM_ENV
 from tests.backends import one_backend
 from tests.helpers import save_tiny_gpt2
 from tests.integration.accounts import error_field
-from tests.integration.test_services import API, wait_for, wait_gone
+from tests.integration.test_services import API, delete_service, wait_for
 from tests.serving import server_url
 
 pytest.importorskip("transformers", reason="the 'hf' extra (torch, transformers) is not installed")
@@ -82,4 +82,4 @@ def test_a_model_service_serves_weights_from_the_projects_files(
         logs = client.get(f"{base}/tiny/logs").json()["logs"]
         assert "fetching the model file models/tiny.tar.gz v1" in logs and "signature=" not in logs
     finally:
-        wait_gone(client, f"{base}/tiny")
+        delete_service(client, f"{base}/tiny")

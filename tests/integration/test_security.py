@@ -93,7 +93,7 @@ SERVICES = {
     ("GET", "/{name}/status"): VIEWER,
     ("GET", "/{name}/logs"): VIEWER,
     ("DELETE", "/{name}"): EDITOR,
-    **{("PUT", f"/{{name}}/{action}"): EDITOR for action in ("stop", "start", "restart")},
+    **{("PUT", f"/{{name}}/{action}"): EDITOR for action in ("stop", "start", "restart", "scale")},
     # The gateway: any member may call a service.
     **{
         (method, "/{name}/proxy/{path:path}"): VIEWER

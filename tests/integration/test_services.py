@@ -204,12 +204,10 @@ def offline_index(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(runtime.settings, "job_env_allow", "PIP_FIND_LINKS,PIP_NO_INDEX")
 
 
-def wait_gone(client: TestClient, path: str) -> None:
+def delete_service(client: TestClient, path: str) -> None:
+    """Gone for the API at once; the ``client`` fixture waits until its processes have stopped."""
     assert client.delete(path).status_code == 204
-    deadline = time.monotonic() + 60
-    while client.get(path).status_code != 404:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    assert client.get(path).status_code == 404
 
 
 def ready(client: TestClient, path: str, count: int, timeout: float = 60.0, **kw: Any) -> dict[str, Any]:
@@ -230,7 +228,7 @@ def test_replicas_share_the_load_and_restart_alone(
 ) -> None:
     """Two replicas answer through the gateway in turn; a killed one is restarted alone while
     the other answers every request, those sent before the reconciler noticed included; one
-    whose health path starts failing is restarted too."""
+    whose health path starts failing is restarted too; scaled down to one, the other stops."""
     ray_head.ensure_started()
     monkeypatch.setattr(runtime.settings, "service_health_interval_seconds", 0.5)
     owner = add_account(client, "rep-owner", admin=True)
@@ -293,6 +291,21 @@ def test_replicas_share_the_load_and_restart_alone(
         assert status["status"] == "running"  # the other replica answers meanwhile
         ready(client, path, 2, headers=owner.headers)
         assert sick not in serving(marker) and running_engine_jobs(ray_head, engine_name) == 2
+
+        kept = {web.get(f"{proxy}/headers").json()["port"] for _ in range(2)}
+        for wrong, field in (({"replicas": 0}, "replicas"), ({"replicas": 17}, "replicas"), ({}, "replicas")):
+            refused = client.put(f"{path}/scale", json=wrong, headers=owner.headers)
+            assert refused.status_code == 422 and error_field(refused) == field, refused.text
+        scaled = client.put(f"{path}/scale", json={"replicas": 1}, headers=owner.headers)
+        assert scaled.status_code == 200 and scaled.json()["replicas"] == 1, scaled.text
+        deadline = time.monotonic() + 60
+        while len(status := ready(client, path, 1, headers=owner.headers)["replica_status"]) > 1:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.3)
+        assert running_engine_jobs(ray_head, engine_name) == 1 and len(serving(marker)) == 1
+        time.sleep(1.2)  # the gateway's admissions learn the one address left
+        left = {web.get(f"{proxy}/headers").json()["port"] for _ in range(4)}
+        assert len(left) == 1 and left <= kept  # replica 0 went on; replica 1 stopped
     finally:
         assert client.delete(path, headers=owner.headers).status_code == 204
     deadline = time.monotonic() + 60
@@ -355,7 +368,7 @@ def test_an_app_gets_its_secret_and_requirement_and_the_secret_goes_nowhere_else
         again = client.post(f"{API}/job/service/secrets", headers={"Authorization": f"Bearer {claim}"})
         assert again.status_code == 401
     finally:
-        wait_gone(client, f"{base}/probe")
+        delete_service(client, f"{base}/probe")
 
 
 @one_backend
@@ -374,7 +387,7 @@ def test_a_requirement_that_does_not_install_fails_the_service_with_pips_reason(
         assert f"No matching distribution found for {PROBE}==9.9" in reason
         assert client.get(f"{base}/broken").json()["generation"] == 1
     finally:
-        wait_gone(client, f"{base}/broken")
+        delete_service(client, f"{base}/broken")
 
 
 def serving(marker: str) -> dict[str, psutil.Process]:

@@ -111,7 +111,7 @@ def test_sign_in_returns_only_to_this_server(
 
 
 def test_services_pages_show_each_role_what_it_may_do(client: TestClient) -> None:
-    """Viewers read; editors stop, start, restart and delete; creating one also needs the
+    """Viewers read; editors stop, start, restart, scale and delete; creating one also needs the
     permission to run code. The service's page follows it (htmx) until it rests."""
     body = {"name": "web", "command": [sys.executable, "-c", "pass"], "env": {"MODE": "ui"}}
     assert client.post(f"{API}/projects/default/services", json=body).status_code == 201
@@ -135,6 +135,9 @@ def test_services_pages_show_each_role_what_it_may_do(client: TestClient) -> Non
     page = client.get("/p/default/services/web")
     assert page.status_code == 200 and page.headers["content-security-policy"] == ui.UI_POLICY
     assert "MODE=ui" in page.text and f"{sys.executable} -c pass" in page.text
+    scale = 'data-api="/api/v1/projects/default/services/web/scale" data-method="PUT"'
+    assert scale in page.text and 'name="replicas" type="number" value="1"' in page.text
+    assert scale not in client.get("/p/default/services/web", headers=viewer.headers).text
     live = client.get("/p/default/services/web/live", headers=viewer.headers).text
     assert live.strip().startswith('<div id="service-live"') and "Delete web" not in live
     if 'class="status status-failed' not in live:  # it polls until it rests

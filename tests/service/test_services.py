@@ -269,6 +269,73 @@ def test_replicas_run_apart_and_a_crashed_one_restarts_alone(world: World, app_s
     assert state(world).status == "starting"
 
 
+def scale(world: World, replicas: int) -> ServiceRecord:
+    with manager(world) as (services, admin):
+        return services.scale(world.settings.default_project, "web", admin, replicas)
+
+
+def indexes(world: World) -> list[int]:
+    return [row.index for row in state(world).replica_rows]
+
+
+def test_scaling_starts_and_stops_only_the_replicas_it_adds_or_removes(
+    world: World, app_server: AppServer
+) -> None:
+    create(world, health_path="/ready")
+    world.tick()
+    come_up(world, url(app_server), 0)
+    world.tick()
+    first = replica(world, 0).submission_id
+
+    scaled = scale(world, 3)
+    assert (scaled.replicas, scaled.ready_replicas, scaled.status) == (3, 1, "running")
+    world.tick()
+    rows = state(world).replica_rows
+    assert indexes(world) == [0, 1, 2] and rows[0].submission_id == first
+    assert sorted(live_submissions(world)) == sorted(row.submission_id for row in rows)
+    come_up(world, url(app_server), 1)
+    come_up(world, url(app_server), 2)
+    world.tick()
+    assert (state(world).ready_replicas, len(addresses(world))) == (3, 3)
+    third = replica(world, 2).submission_id
+
+    scale(world, 2)
+    world.tick()  # the surplus is stopped and takes no request; the others go on
+    service = state(world)
+    surplus = service.replica_rows[2]
+    assert (surplus.status, surplus.status_reason) == ("stopping", "scaled down")
+    assert world.compute.submissions[third].stop_asked and len(addresses(world)) == 2
+    assert (service.status, service.ready_replicas, service.status_reason) == ("running", 2, None)
+    world.tick()
+    assert indexes(world) == [0, 1]
+
+    scale(world, 1)  # and back up before the surplus has gone: a new process, a new id
+    world.tick()
+    second = replica(world, 1).submission_id
+    scale(world, 2)
+    world.tick()
+    again = replica(world, 1)
+    assert again.status == "starting" and again.submission_id not in (second, third)
+    assert sorted(live_submissions(world)) == sorted([first, again.submission_id])
+
+    with manager(world) as (services, admin):  # a resting service changes at once, and stays down
+        services.stop(world.settings.default_project, "web", admin)
+    world.tick()
+    world.tick()
+    assert state(world).status == "stopped" and not live_submissions(world)
+    assert indexes(world) == [0, 1]
+    scale(world, 1)
+    assert indexes(world) == [0]
+    scale(world, 3)
+    assert [row.status for row in state(world).replica_rows] == ["stopped"] * 3
+    world.tick()
+    assert not live_submissions(world)
+    with manager(world) as (services, admin):
+        services.start(world.settings.default_project, "web", admin)
+    world.tick()
+    assert len(live_submissions(world)) == 3 and state(world).replicas == 3
+
+
 def test_failing_health_checks_restart_a_running_replica(world: World, app_server: AppServer) -> None:
     create(world, health_path="/ready", replicas=2)
     world.tick()

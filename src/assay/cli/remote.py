@@ -483,6 +483,18 @@ for _verb, _help in (
     services_app.command(_verb, help=_help)(_service_action(_verb))
 
 
+@services_app.command("scale")
+def services_scale(
+    name: str,
+    replicas: Annotated[int, typer.Argument(help="how many copies to run (1 to 16)")],
+    project: ProjectOption = None,
+) -> None:
+    """Run this many replicas: new ones start, the surplus stop, the others go on serving."""
+    with connect(project) as client:
+        service = client.services.scale(name, replicas)
+    console.print(f"scaling service {name} to {service.replicas} replicas ({service.ready_replicas} ready)")
+
+
 @services_app.command("delete")
 def services_delete(name: str, project: ProjectOption = None) -> None:
     """Stop the service and forget it; the name is free once it has stopped."""

@@ -570,6 +570,11 @@ class Services(Resource[ModeT]):
         return Call("PUT", self._service(name, "/restart"), model(ServiceResponse))
 
     @endpoint
+    def scale(self, name: str, replicas: int) -> Call[ServiceResponse]:
+        """Run ``replicas`` copies: new ones start, the surplus stop, the others go on."""
+        return Call("PUT", self._service(name, "/scale"), model(ServiceResponse), json={"replicas": replicas})
+
+    @endpoint
     def delete(self, name: str) -> Call[None]:
         """Stop it and forget it; the name is free once it has stopped."""
         return Call("DELETE", self._service(name), nothing)

@@ -109,8 +109,10 @@ class ServiceReplicaRecord(Base):
     health_failures: Mapped[int] = mapped_column(Integer, default=0)
 
     def begin(self, generation: int) -> None:
-        """Start over as a replica of ``generation``: not yet submitted, no crash counted."""
-        self.assign(generation, 0)
+        """Start over as a replica of ``generation``: not yet submitted, no crash counted. One
+        that already ran in that generation (stopped by a scale-down, then wanted again) takes
+        its next attempt: an engine job's id is never used twice."""
+        self.assign(generation, self.attempt + 1 if self.generation == generation else 0)
         self.status = ServiceStatus.CREATED
         self.status_reason = None
         self.restarts = 0

@@ -25,7 +25,10 @@ class ServiceRepository(Repository[ServiceRecord]):
         return self.session.get(ServiceRecord, service_id)
 
     def list_page(self, project_id: str, skip: int, limit: int) -> tuple[Sequence[ServiceRecord], int]:
-        query = select(ServiceRecord).where(ServiceRecord.project_id == project_id)
+        """The project's services, less those being deleted (already gone for ``get``)."""
+        query = select(ServiceRecord).where(
+            ServiceRecord.project_id == project_id, ServiceRecord.desired != DesiredState.DELETED
+        )
         return self.page(query.order_by(ServiceRecord.name), skip, limit)
 
     def model_file_users(self, project_id: str) -> dict[str, str]:

@@ -62,15 +62,16 @@ def requirement(text: str) -> str:
 MAX_REPLICAS = 16
 
 
+REPLICAS_DESCRIPTION = "Copies of the process; the gateway spreads requests over them"
+
+
 class _ServiceCreate(BaseModel):
     """What every kind takes: its name, and the resources of each replica."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=SERVICE_NAME, description="DNS label, unique in the project")
-    replicas: int = Field(
-        1, ge=1, le=MAX_REPLICAS, description="Copies of the process; the gateway spreads requests over them"
-    )
+    replicas: int = Field(1, ge=1, le=MAX_REPLICAS, description=REPLICAS_DESCRIPTION)
     num_cpus: float = Field(1.0, gt=0, le=64, description="CPUs of each replica")
     num_gpus: float = Field(0.0, ge=0, le=16, description="GPUs of each replica")
 
@@ -196,6 +197,15 @@ class ServiceCreate(
                     detail["ctx"] = error["ctx"]
                 details.append(detail)
             raise ValidationError.from_exception_data(exc.title, details) from None
+
+
+class ServiceScale(BaseModel):
+    """A new number of replicas: the reconciler starts the missing ones, or stops those with
+    the highest indexes, and leaves the others running."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replicas: int = Field(ge=1, le=MAX_REPLICAS, description=REPLICAS_DESCRIPTION)
 
 
 class ServiceResponse(BaseModel):

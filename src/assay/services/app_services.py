@@ -55,8 +55,14 @@ class ServiceManager:
         refusal = self.clusters.engine(address).code_refusal()
         if refusal is not None:
             raise PermissionDeniedError(refusal, field="kind")
-        if self.services.get(project_id, request.name) is not None:
-            raise ConflictError(f"service {request.name!r} already exists in this project", field="name")
+        existing = self.services.get(project_id, request.name)
+        if existing is not None:
+            going = " and is still being deleted: try again once it has stopped"
+            raise ConflictError(
+                f"service {request.name!r} exists in this project"
+                + (going if existing.desired == DesiredState.DELETED else ""),
+                field="name",
+            )
         if isinstance(request, ModelServiceCreate):
             config = model_config(request)
             pinned = pin_model_file(FileRepository(self.session), project_id, request)
@@ -80,10 +86,7 @@ class ServiceManager:
             created_by=user.id,
         )
         self.services.add(record)
-        for index in range(request.replicas):
-            replica = ServiceReplicaRecord(service_id=record.id, index=index)
-            replica.begin(record.generation)
-            record.replica_rows.append(replica)
+        _add_replicas(record, request.replicas)
         self.session.flush()
         self.audit.record(user, "create", "service", record.id, project_id=project_id, name=request.name)
         self.session.commit()
@@ -113,6 +116,26 @@ class ServiceManager:
             self._new_generation(service)
         service.desired = DesiredState.RUNNING
         self.audit.record(user, "start", "service", service.id, project_id=project_id)
+        self.session.commit()
+        return service
+
+    def scale(self, project_id: str, name: str, user: UserRecord, replicas: int) -> ServiceRecord:
+        """Ask for ``replicas`` copies. New ones start with the running service's generation
+        (a resting service's stay stopped until it starts); the reconciler stops the surplus,
+        highest indexes first, and removes their rows; the replicas in between are untouched."""
+        service = self.get(project_id, name)
+        before = service.replicas
+        service.config = {**service.config, "replicas": replicas}
+        _add_replicas(service, replicas)
+        if service.status in RESTING:
+            for row in [row for row in service.replica_rows if row.index >= replicas]:
+                service.replica_rows.remove(row)  # none of a resting service's processes lives
+            for row in service.replica_rows:
+                if row.index >= before:
+                    row.status = ServiceStatus.STOPPED
+        self.audit.record(
+            user, "scale", "service", service.id, project_id=project_id, replicas=[before, replicas]
+        )
         self.session.commit()
         return service
 
@@ -205,6 +228,21 @@ class ServiceManager:
         service.restarts = 0
         service.status = ServiceStatus.CREATED
         service.status_reason = None
+
+
+def _add_replicas(service: ServiceRecord, count: int) -> None:
+    """A replica for each index below ``count``, to be submitted afresh where there was none,
+    or where the one there is being stopped by an earlier scale-down (the only reason a
+    replica of a service asked to run is stopping)."""
+    rows = {row.index: row for row in service.replica_rows}
+    for index in range(count):
+        row = rows.get(index)
+        if row is None:
+            replica = ServiceReplicaRecord(service_id=service.id, index=index)
+            replica.begin(service.generation)
+            service.replica_rows.append(replica)
+        elif row.status == ServiceStatus.STOPPING and service.desired == DesiredState.RUNNING:
+            row.begin(service.generation)
 
 
 def _chosen(service: ServiceRecord, replica: int | None) -> list[ServiceReplicaRecord]:

@@ -145,7 +145,10 @@ class ServiceReconciler:
         """Move each replica one step; the replicas whose health is to be checked now."""
         engine = self.clusters.engine(service.ray_address)
         probes = []
-        for replica in service.replica_rows:
+        for replica in list(service.replica_rows):
+            if replica.index >= service.replicas:
+                self._retire(service, replica, engine)
+                continue
             url = self._advance_replica(service, replica, engine)
             if url is not None:
                 probes.append((service, replica, url))
@@ -192,6 +195,21 @@ class ServiceReconciler:
             self._save(service)
         interval = dt.timedelta(seconds=self.settings.service_health_interval_seconds)
         return url if replica.checked_at is None or replica.checked_at + interval <= now else None
+
+    def _retire(self, service: ServiceRecord, replica: ServiceReplicaRecord, engine: ComputeEngine) -> None:
+        """A replica past the number asked (a scale-down): stopped, then its row goes. It takes
+        no request meanwhile (only running replicas do)."""
+        info = engine.info(replica.submission_id)
+        if info is not None and info.status in LIVE:
+            engine.stop(replica.submission_id)
+            if replica.status != ServiceStatus.STOPPING:
+                replica.status = ServiceStatus.STOPPING
+                replica.status_reason = "scaled down"
+                replica.address = None
+                self._save(service)
+            return
+        service.replica_rows.remove(replica)
+        self._save(service)
 
     def _submit(self, service: ServiceRecord, replica: ServiceReplicaRecord, engine: ComputeEngine) -> None:
         spec = self._spec(service, replica.submission_id)
@@ -272,8 +290,9 @@ class ServiceReconciler:
         self.session.commit()
 
     def _summarize(self, service: ServiceRecord) -> None:
-        """The service's status from its replicas': running while one runs."""
-        rows = service.replica_rows
+        """The service's status from its replicas': running while one runs. Replicas being
+        removed by a scale-down do not count."""
+        rows = [row for row in service.replica_rows if row.index < service.replicas]
         if any(row.status == ServiceStatus.RUNNING for row in rows):
             status = ServiceStatus.RUNNING
         elif all(row.status == ServiceStatus.FAILED for row in rows):

@@ -19,6 +19,7 @@ from assay.schemas.services import (
     ServiceCreate,
     ServiceLogsResponse,
     ServiceResponse,
+    ServiceScale,
     ServiceStatusResponse,
 )
 from assay.services.app_services import ServiceManager
@@ -27,6 +28,7 @@ router = APIRouter()
 viewer = Depends(path_project(Role.VIEWER))
 editor = Depends(path_project(Role.EDITOR))
 read_body = Depends(lenient_json(ServiceCreate))
+read_scale = Depends(lenient_json(ServiceScale))
 API = "/api/v1"
 
 
@@ -141,6 +143,19 @@ def start_service(
     name: str, user: CurrentUser, manager: ServiceManagerDep, project: ProjectRecord = editor
 ) -> ServiceResponse:
     return to_response(manager.start(project.id, name, user))
+
+
+@router.put("/{name}/scale", response_model=ServiceResponse, openapi_extra=json_body_doc(ServiceScale))
+def scale_service(
+    name: str,
+    user: CurrentUser,
+    manager: ServiceManagerDep,
+    project: ProjectRecord = editor,
+    body: ServiceScale = read_scale,
+) -> ServiceResponse:
+    """Change the number of replicas without restarting the others: new ones start, the
+    surplus (highest indexes) stop; ``ready_replicas`` follows."""
+    return to_response(manager.scale(project.id, name, user, body.replicas))
 
 
 @router.put("/{name}/restart", response_model=ServiceResponse)
