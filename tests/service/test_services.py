@@ -449,6 +449,18 @@ def current_spec_env(world: World) -> dict[str, str]:
     return world.compute.submissions[replica(world).submission_id].spec.env
 
 
+def test_a_replica_scaled_away_before_it_claimed_gets_no_secret(world: World) -> None:
+    put_secret(world, "hf_token", TOKEN, ["*"])
+    create(world, secrets=["HF_TOKEN"], replicas=2)
+    world.tick()
+    submissions = [world.compute.submissions[row.submission_id] for row in state(world).replica_rows]
+    tokens = [submission.spec.env[SERVICE_CLAIM_ENV] for submission in submissions]
+    scale(world, 1)
+    with pytest.raises(AuthenticationError):
+        claim(world, tokens[1])
+    assert claim(world, tokens[0]) == {"HF_TOKEN": TOKEN}
+
+
 def test_secrets_reach_the_process_through_a_one_time_claim_only(world: World) -> None:
     put_secret(world, "hf_token", TOKEN, ["*"])
     put_secret(world, "bound", "bound-secret-value", [])

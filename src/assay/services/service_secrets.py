@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from assay.errors import AuthenticationError, InvalidInputError
-from assay.records import DesiredState, SecretRecord, ServiceRecord
+from assay.records import DesiredState, SecretRecord, ServiceRecord, ServiceReplicaRecord
 from assay.repositories.files import FileRepository
 from assay.repositories.secrets import SecretRepository
 from assay.repositories.service_credentials import ServiceCredentialRepository
@@ -86,7 +86,7 @@ class ServiceSecrets:
         if (
             taken is None
             or service is None
-            or all(row.submission_id != taken[1] or row.status in RESTING for row in service.replica_rows)
+            or not any(_wanted(service, row, taken[1]) for row in service.replica_rows)
             or service.desired != DesiredState.RUNNING
             or service.status in RESTING
         ):
@@ -124,3 +124,9 @@ class ServiceSecrets:
             return redact_link_signatures(redact_job_tokens(text))
 
         return redact
+
+
+def _wanted(service: ServiceRecord, row: ServiceReplicaRecord, submission_id: str) -> bool:
+    """Whether the engine job is this replica's current one, and the replica is still asked
+    for: not resting, and not being stopped by a scale-down."""
+    return row.submission_id == submission_id and row.status not in RESTING and row.index < service.replicas
