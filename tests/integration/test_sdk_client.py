@@ -29,7 +29,7 @@ from assay.client import (
 from assay.compute.local_ray import LocalRayHead
 from assay.runtime import Runtime
 from assay.schemas.datasets import DatasetDetail
-from tests.backends import Backend, one_backend
+from tests.backends import one_backend
 from tests.helpers import csv_bytes
 from tests.integration.test_services import APP
 from tests.serving import server_url
@@ -148,10 +148,8 @@ def test_async_client(client: TestClient, isolated: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_workflows_and_jobs(sdk: Client, ray_head: LocalRayHead, backend: Backend) -> None:
+def test_workflows_and_jobs(sdk: Client, ray_head: LocalRayHead) -> None:
     """A workflow runs an inference and an evaluation job; both are read through ``jobs``."""
-    if backend.storage == "s3":
-        pytest.skip("the client's job calls do not depend on the store; both databases run it")
     ray_head.ensure_started()
     dataset = sdk.datasets.upload(ROWS[:4])
     experiment = sdk.experiments.create("sdk", dataset.id)
