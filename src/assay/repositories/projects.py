@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import joinedload
 
 from assay.records import (
@@ -84,6 +84,15 @@ class ProjectRepository(Repository[ProjectRecord]):
             )
         )
         return int(self.session.scalar(query) or 0)
+
+    def rebind_services(self, project_id: str, ray_address: str | None) -> None:
+        """Where the project's services start from now on; meant for services that all rest
+        (a live one is stopped where it runs, through its recorded address)."""
+        self.session.execute(
+            update(ServiceRecord)
+            .where(ServiceRecord.project_id == project_id)
+            .values(ray_address=ray_address)
+        )
 
     def delete_with_resources(self, project: ProjectRecord) -> None:
         for table in PROJECT_RESOURCES.values():

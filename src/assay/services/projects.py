@@ -131,7 +131,15 @@ class ProjectService:
                 raise PermissionDeniedError(
                     "only administrators may bind a project to a Ray cluster", field="ray_address"
                 )
+            live = self.projects.count_live_services(project.id)
+            if live:
+                raise ConflictError(
+                    f"project {project.id!r} has {live} service(s) running on its cluster: stop them "
+                    "(or let their deletion finish) first; they start on the new cluster",
+                    field="ray_address",
+                )
             project.ray_address = body.ray_address
+            self.projects.rebind_services(project.id, body.ray_address)
             self.audit.record(
                 actor,
                 "bind",
