@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from assay.errors import InvalidInputError
-from assay.jobs.serve import ENVS_FOLDER, SetupError, install
+from assay.jobs.node_cache import PrivateFolderError
+from assay.jobs.serve import ENVS_FOLDER, install
 from assay.schemas.services import AppServiceCreate
 from assay.security.destinations import check_destination, check_release_to_code, normalize_entry
 
@@ -101,5 +102,5 @@ def test_the_entrypoint_installs_only_into_a_private_folder(
     shared = tmp_path / f"{ENVS_FOLDER}-{os.getuid()}"
     shared.mkdir()
     shared.chmod(0o777)
-    with pytest.raises(SetupError, match="not a private folder"):
+    with pytest.raises(PrivateFolderError, match="not a private folder"):
         install("service", ["packaging"], {}, required=False)

@@ -10,6 +10,8 @@ so nothing printed later, by pip or by the user's command, can redirect the gate
 - when its model is a project file, it makes it a model folder of the service's own
   (``assay.jobs.model_files``: downloaded, checked, unpacked; kept for the service's next
   starts on this node) and names it to the model server (``--weights``);
+- before it becomes the command, it removes what services of this node keep and no one has
+  used for a week (``assay.jobs.node_cache``);
 - when it has requirements, it installs them with pip into a virtual environment of the
   service's own that sees the base environment's packages (the server's venv is never
   written), pip running in the sandbox with the scrubbed environment, without the service's
@@ -26,20 +28,16 @@ service at once with it.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import ipaddress
 import json
 import os
 import site
 import socket
-import stat
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import venv
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ import httpx
 from assay.jobs import model_files
 from assay.jobs.environment import API_URL_ENV, SERVICE_CLAIM_ENV, script_env
 from assay.jobs.model_files import ModelFileError
+from assay.jobs.node_cache import PrivateFolderError, built_once, private_folder, prune
 from assay.jobs.sandbox import SandboxUnavailableError, sandboxed
 
 SPEC_ENV = "ASSAY_SERVICE_SPEC"
@@ -56,11 +55,11 @@ ADDRESS_MARK = "assay-service-address:"
 SETUP_FAILED_MARK = "assay-service-setup-failed:"
 SECRETS_ROUTE = "/api/v1/job/service/secrets"
 # Requirements are installed once per service and set of requirements on a node, and kept
-# for its next generations (a restart does not install them again), in a folder per OS user.
+# for its next generations (a restart does not install them again), in a folder per OS user,
+# until no start has used them for a week (``node_cache``); so are model folders.
 ENVS_FOLDER = "assay-service-envs"
 MODELS_FOLDER = "assay-service-models"
 WEIGHTS_OPTION = "--weights"
-READY = ".assay-ready"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 PIP_INSTALL = ("-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--")
 
@@ -114,30 +113,6 @@ def claim(environ: MutableMapping[str, str]) -> Claimed:
     return Claimed(secrets, body.get("model_url"))
 
 
-def private_folder(name: str) -> Path:
-    """``name`` in the temp folder, made by and for this OS user alone."""
-    root = Path(tempfile.gettempdir()) / f"{name}-{os.getuid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
-    found = root.lstat()
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
-        # Another user of the machine made it first: what it holds would run as the service.
-        raise SetupError(f"{root} is not a private folder of this user; remove it")
-    return root
-
-
-def built_once(root: Path, identity: object, build: Callable[[Path], None]) -> Path:
-    """The folder of ``identity`` under ``root``, built unless an earlier start (of this
-    replica or another of the service on this node, maybe at this moment) built it."""
-    key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
-    target = root / key
-    with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / READY).exists():
-            build(target)
-            (target / READY).touch()
-    return target
-
-
 def install(service_id: str, requirements: Sequence[str], env: Mapping[str, str], required: bool) -> Path:
     """A virtual environment with the requirements, inheriting the packages of this one (as
     Ray's ``pip`` runtime environments do). Not Ray's own ``pip`` field: Ray installs there
@@ -175,6 +150,19 @@ def _build(target: Path, requirements: Sequence[str], env: Mapping[str, str], re
         raise SetupError(f"pip could not install the requirements (exit code {code}); its output is above")
 
 
+def prune_node_caches() -> None:
+    """What services of this node left and nobody used for a while goes (``node_cache``);
+    a failure here never keeps the service from starting."""
+    for name in (ENVS_FOLDER, MODELS_FOLDER):
+        try:
+            removed = prune(private_folder(name))
+        except (OSError, PrivateFolderError) as exc:
+            print(f"assay: could not clean {name}: {exc}", flush=True)
+            continue
+        if removed:
+            print(f"assay: removed {len(removed)} unused entries of {name} from this node", flush=True)
+
+
 def activated(env: Mapping[str, str], target: Path) -> dict[str, str]:
     """``env`` with the service's virtual environment first on ``PATH`` (``python`` is its)."""
     path = env.get("PATH", os.defpath)
@@ -200,9 +188,10 @@ def main() -> int:
             bare = script_env(os.environ, names, {})
             env = activated(env, install(str(spec["id"]), spec["requirements"], bare, required))
         argv = sandboxed(command, env, required=required)
-    except (SetupError, ModelFileError, SandboxUnavailableError) as exc:
+    except (SetupError, ModelFileError, SandboxUnavailableError, PrivateFolderError) as exc:
         print(f"{SETUP_FAILED_MARK} {exc}", flush=True)
         return 1
+    prune_node_caches()
     sys.stdout.flush()
     os.execvpe(argv[0], argv, env)
 
