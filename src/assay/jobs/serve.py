@@ -10,15 +10,14 @@ so nothing printed later, by pip or by the user's command, can redirect the gate
 - when its model is a project file, it makes it a model folder of the service's own
   (``assay.jobs.model_files``: downloaded, checked, unpacked; kept for the service's next
   starts on this node) and names it to the model server (``--weights``);
-- before it becomes the command, it removes what services of this node keep and no one has
-  used for a week (``assay.jobs.node_cache``);
 - when it has requirements, it installs them with pip into a virtual environment of the
   service's own that sees the base environment's packages (the server's venv is never
   written), pip running in the sandbox with the scrubbed environment, without the service's
   variables or secrets;
 - it becomes the user's command, in the sandbox where script jobs run, from the same scrubbed
   environment (``script_env``), plus the service's variables, its secrets, ``HOST`` and
-  ``PORT``, and that virtual environment first on ``PATH``.
+  ``PORT``, and that virtual environment first on ``PATH``; just before, it removes what
+  services of this node keep and no one has used for a week (``assay.jobs.node_cache``).
 
 The command gets no credential and no server setting: the spec arrives in ``SPEC_ENV``, which
 ``script_env`` drops with every ``ASSAY_*`` name. A setup that fails for a reason that a new
